@@ -1,0 +1,91 @@
+"""The FastAPI application: API routers under /api/v1, console pages, static files, error handling."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.exceptions import HTTPException
+
+from drivetrain import models  # noqa: F401 - registers every table
+from drivetrain.auth import api as auth_api
+from drivetrain.auth import views as auth_views
+from drivetrain.customers import api as customers_api
+from drivetrain.customers import views as customers_views
+from drivetrain.db import database
+from drivetrain.kit import problems
+from drivetrain.kit.errors import DomainError, Unauthorized
+from drivetrain.org import api as org_api
+from drivetrain.org import views as org_views
+from drivetrain.web.templating import WEB_DIR, LoginRequired, render
+
+API_PREFIX = "/api/v1"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX) or request.url.path == "/healthz"
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    if _is_api(request):
+        return await problems.domain_error(request, exc)
+    if isinstance(exc, Unauthorized):
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return render(request, "error.html", {"status": exc.status, "detail": exc.detail}, status=exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if _is_api(request):
+        return await problems.http_error(request, exc)
+    return render(
+        request, "error.html", {"status": exc.status_code, "detail": str(exc.detail)}, status=exc.status_code
+    )
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+
+def _api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth_api, customers_api, org_api):
+        api.include_router(module.router)
+    return api
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Drivetrain",
+        version="0.1.0",
+        summary="Customer operations for car makers, dealer networks and owners",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.include_router(_api_router())
+    for module in (auth_views, customers_views, org_views):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, problems.validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(LoginRequired, _login_required)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")
+    def healthz() -> dict[str, str]:
+        with database().session(write=False) as session:
+            session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/customers", status_code=303)
+
+    return app

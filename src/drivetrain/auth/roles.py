@@ -1,0 +1,80 @@
+"""Roles, what each may do, and how far each may see (its data scope)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    HQ_ADMIN = "hq_admin"
+    HQ_OPS = "hq_ops"
+    QUALITY_ENGINEER = "quality_engineer"
+    EXECUTIVE = "executive"
+    REGIONAL_MANAGER = "regional_manager"
+    GROUP_ADMIN = "group_admin"
+    STORE_MANAGER = "store_manager"
+    SALES_CONSULTANT = "sales_consultant"
+    SERVICE_ADVISOR = "service_advisor"
+    INTEGRATION = "integration"
+
+
+class Scope(StrEnum):
+    ALL = "all"
+    REGION = "region"
+    GROUP = "group"
+    DEALER = "dealer"
+    OWN = "own"
+
+
+class Permission(StrEnum):
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
+    VEHICLES_READ = "vehicles:read"
+    VEHICLES_WRITE = "vehicles:write"
+    PII_READ = "pii:read"
+    """See phone numbers and addresses unmasked (ID numbers are never stored whole)."""
+    DEALERS_READ = "dealers:read"
+    DEALERS_WRITE = "dealers:write"
+    STAFF_READ = "staff:read"
+    STAFF_MANAGE = "staff:manage"
+    AUDIT_READ = "audit:read"
+
+
+P = Permission
+_READ_CRM = {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.STAFF_READ}
+_WRITE_CRM = {P.CUSTOMERS_WRITE, P.VEHICLES_WRITE}
+
+ROLE_SCOPE: dict[Role, Scope] = {
+    Role.HQ_ADMIN: Scope.ALL,
+    Role.HQ_OPS: Scope.ALL,
+    Role.QUALITY_ENGINEER: Scope.ALL,
+    Role.EXECUTIVE: Scope.ALL,
+    Role.INTEGRATION: Scope.ALL,
+    Role.REGIONAL_MANAGER: Scope.REGION,
+    Role.GROUP_ADMIN: Scope.GROUP,
+    Role.STORE_MANAGER: Scope.DEALER,
+    Role.SERVICE_ADVISOR: Scope.DEALER,
+    Role.SALES_CONSULTANT: Scope.OWN,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.HQ_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ}),
+    Role.HQ_OPS: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
+    Role.QUALITY_ENGINEER: frozenset({P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ}),
+    Role.EXECUTIVE: frozenset(_READ_CRM | {P.AUDIT_READ}),
+    Role.INTEGRATION: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
+    Role.REGIONAL_MANAGER: frozenset(_READ_CRM),
+    Role.GROUP_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | {P.STAFF_MANAGE}),
+    Role.STORE_MANAGER: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ, P.STAFF_MANAGE}),
+    Role.SALES_CONSULTANT: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
+    Role.SERVICE_ADVISOR: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
+}
+
+ANCHOR_FOR_SCOPE: dict[Scope, str | None] = {
+    Scope.ALL: None,
+    Scope.REGION: "region",
+    Scope.GROUP: "group",
+    Scope.DEALER: "dealer",
+    Scope.OWN: "dealer",
+}
+"""Which organisation unit a user of each scope must belong to."""

@@ -1,0 +1,196 @@
+"""Accounts, passwords, console sessions and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pwdlib import PasswordHash
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from drivetrain.auth import audit
+from drivetrain.auth.models import ApiToken, ConsoleSession, User
+from drivetrain.auth.roles import ANCHOR_FOR_SCOPE, ROLE_PERMISSIONS, ROLE_SCOPE, Role
+from drivetrain.auth.subject import AuthSubject
+from drivetrain.config import get_settings
+from drivetrain.kit import clock
+from drivetrain.kit.errors import Conflict, InvalidInput, Unauthorized
+from drivetrain.org.models import Dealer, DealerGroup, Region
+
+_passwords = PasswordHash.recommended()
+TOKEN_PREFIX = "dt_"
+MIN_PASSWORD_LENGTH = 8
+# Verifying against a real hash when the user is unknown keeps login time the same either way.
+_DUMMY_HASH = _passwords.hash("not-a-real-password")
+
+
+def keyed_hash(value: str) -> str:
+    return hmac.new(get_settings().secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    return _passwords.hash(password)
+
+
+def subject_for(user: User, *, via: str, token_id: str | None = None) -> AuthSubject:
+    role = Role(user.role)
+    return AuthSubject(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=role,
+        dealer_id=user.dealer_id,
+        region_id=user.region_id,
+        group_id=user.group_id,
+        token_id=token_id,
+        via=via,
+        permissions=ROLE_PERMISSIONS[role],
+    )
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The organisation unit a new account belongs to, by its public name or code."""
+
+    dealer_code: str | None = None
+    region_name: str | None = None
+    group_name: str | None = None
+
+
+def _resolve_anchor(session: Session, role: Role, anchor: Anchor) -> dict[str, str | None]:
+    needed = ANCHOR_FOR_SCOPE[ROLE_SCOPE[role]]
+    ids: dict[str, str | None] = {"dealer_id": None, "region_id": None, "group_id": None}
+    if anchor.dealer_code:
+        dealer = session.scalar(select(Dealer).where(Dealer.code == anchor.dealer_code))
+        if dealer is None:
+            raise InvalidInput("dealer", f"no dealer with code {anchor.dealer_code}")
+        ids.update(dealer_id=dealer.id, region_id=dealer.region_id, group_id=dealer.group_id)
+    if anchor.region_name:
+        region_id = session.scalar(select(Region.id).where(Region.name == anchor.region_name))
+        if region_id is None:
+            raise InvalidInput("region", f"no region named {anchor.region_name}")
+        ids["region_id"] = region_id
+    if anchor.group_name:
+        group_id = session.scalar(select(DealerGroup.id).where(DealerGroup.name == anchor.group_name))
+        if group_id is None:
+            raise InvalidInput("group", f"no dealer group named {anchor.group_name}")
+        ids["group_id"] = group_id
+    if needed and ids[f"{needed}_id"] is None:
+        raise InvalidInput(needed, f"role {role.value} must belong to a {needed}")
+    return ids
+
+
+def create_user(
+    session: Session,
+    actor: AuthSubject,
+    *,
+    username: str,
+    password: str | None,
+    role: Role,
+    display_name: str | None = None,
+    anchor: Anchor = Anchor(),
+    manager_id: str | None = None,
+    title: str | None = None,
+) -> User:
+    username = username.strip()
+    if not username:
+        raise InvalidInput("username", "must not be empty")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"username {username} is taken")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password) if password else None,
+        role=role.value,
+        manager_id=manager_id,
+        title=title,
+        **_resolve_anchor(session, role, anchor),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        dealer_id=user.dealer_id,
+        changes={"username": [None, username], "role": [None, role.value]},
+    )
+    return user
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip(), User.active.is_(True)))
+    hashed = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    valid = _passwords.verify(password, hashed)
+    if user is None or not user.password_hash or not valid:
+        raise Unauthorized("wrong username or password")
+    return user
+
+
+def open_console_session(session: Session, user: User) -> tuple[str, ConsoleSession]:
+    """Returns the cookie value (shown to the browser only) and the stored session."""
+    token = secrets.token_urlsafe(32)
+    row = ConsoleSession(
+        token_hash=keyed_hash(token),
+        csrf_token=secrets.token_urlsafe(32),
+        user_id=user.id,
+        expires_at=clock.now() + timedelta(hours=get_settings().session_hours),
+    )
+    session.add(row)
+    return token, row
+
+
+def console_session(session: Session, cookie: str) -> tuple[ConsoleSession, User] | None:
+    row = session.execute(
+        select(ConsoleSession, User)
+        .join(User, User.id == ConsoleSession.user_id)
+        .where(ConsoleSession.token_hash == keyed_hash(cookie), User.active.is_(True))
+    ).first()
+    if row is None or row[0].expires_at <= clock.now():
+        return None
+    return row[0], row[1]
+
+
+def close_console_session(session: Session, cookie: str) -> None:
+    row = session.scalar(select(ConsoleSession).where(ConsoleSession.token_hash == keyed_hash(cookie)))
+    if row is not None:
+        session.delete(row)
+
+
+def create_token(session: Session, actor: AuthSubject, *, user: User, name: str) -> tuple[str, ApiToken]:
+    """Returns the plain token, which is shown once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(30)
+    token = ApiToken(token_hash=keyed_hash(plain), prefix=plain[:10], name=name, user_id=user.id)
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action="token.create",
+        entity_type="api_token",
+        entity_id=token.id,
+        dealer_id=user.dealer_id,
+        changes={"user": [None, user.username], "name": [None, name]},
+    )
+    return plain, token
+
+
+def subject_for_token(session: Session, plain: str) -> AuthSubject | None:
+    if not plain.startswith(TOKEN_PREFIX):
+        return None
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == keyed_hash(plain), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    ).first()
+    if row is None:
+        return None
+    return subject_for(row[1], via="api", token_id=row[0].id)

@@ -1,0 +1,187 @@
+"""The ``drivetrain`` command: serve, migrate, demo, import, user, token."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from sqlalchemy import select
+
+from drivetrain import demo
+from drivetrain import migrate as migrations
+from drivetrain.auth import service as auth_service
+from drivetrain.auth.models import User
+from drivetrain.auth.roles import Role
+from drivetrain.auth.subject import SYSTEM
+from drivetrain.db import database, unit_of_work
+from drivetrain.kit.errors import DomainError
+from drivetrain.kit.importing import read_records
+from drivetrain.org.importer import import_dealers
+
+app = typer.Typer(
+    help="Drivetrain: customer operations for car makers, dealers and owners.", no_args_is_help=True
+)
+import_app = typer.Typer(help="Load data files.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for integrations.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+console = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    migrations.upgrade(database())
+    console.print(f"database at head: {database().url.split('@')[-1]}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Serve the console and the API."""
+    import uvicorn
+
+    uvicorn.run("drivetrain.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@app.command("demo")
+def demo_command(
+    customers: Annotated[int, typer.Option(min=0, help="How many demo customers")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world")] = 2026,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve when seeded")] = True,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Migrate, seed the real dealer network with staff and customers, then serve."""
+    db = database()
+    migrations.upgrade(db)
+    if demo.already_seeded(db):
+        console.print("demo data already present; keeping it (delete ./var/ to start afresh)")
+    else:
+        _seed(customers, seed)
+    _print_logins()
+    if serve_after:
+        serve(host=host, port=port)
+
+
+def _seed(customers: int, seed: int) -> None:
+    rng = random.Random(seed)
+    with console.status("loading the dealer network and staff…"):
+        stores = demo.seed_world(database(), rng=rng)
+    console.print(f"{len(stores)} dealers with staff")
+    columns = (
+        TextColumn("customers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("customers", total=customers)
+        demo.seed_customers(
+            database(),
+            stores,
+            count=customers,
+            rng=rng,
+            now=datetime.now(UTC),
+            progress=lambda n: progress.advance(task, n),
+        )
+
+
+def _print_logins() -> None:
+    with database().session(write=False) as session:
+        logins = demo.demo_logins(session)
+    table = Table(title=f"Demo logins (password: {demo.DEMO_PASSWORD})")
+    for column in ("username", "role", "what you'll see"):
+        table.add_column(column)
+    for row in logins.lines:
+        table.add_row(*row)
+    console.print(table)
+    console.print("console: http://127.0.0.1:8000   API docs: http://127.0.0.1:8000/api/v1/docs")
+
+
+@import_app.command("dealers")
+def import_dealers_command(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSON array or CSV with a header")
+    ],
+) -> None:
+    """Load a dealer network (JSON or CSV); bad rows are reported by row number, good ones kept."""
+    try:
+        records = read_records(file)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    migrations.upgrade(database())
+    with unit_of_work() as session:
+        report = import_dealers(session, SYSTEM, records)
+    for rejected in report.errors:
+        console.print(f"[yellow]row {rejected.row}[/yellow] {rejected.field}: {rejected.reason}")
+    console.print(
+        f"{len(records)} rows: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.errors)} rejected"
+    )
+
+
+@user_app.command("create")
+def create_user(
+    username: Annotated[str, typer.Option(help="Login name")],
+    password: Annotated[str, typer.Option(help="At least 8 characters")],
+    role: Annotated[Role, typer.Option(help="One of the roles")],
+    dealer: Annotated[str | None, typer.Option(help="Dealer code, for dealer roles")] = None,
+    region: Annotated[str | None, typer.Option(help="Region name, for regional managers")] = None,
+    group: Annotated[str | None, typer.Option(help="Dealer group name, for group admins")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+) -> None:
+    """Create a staff account."""
+    anchor = auth_service.Anchor(dealer_code=dealer, region_name=region, group_name=group)
+    try:
+        with unit_of_work() as session:
+            user = auth_service.create_user(
+                session,
+                SYSTEM,
+                username=username,
+                password=password,
+                role=role,
+                display_name=name,
+                anchor=anchor,
+            )
+            console.print(f"created {user.username} ({role.value})")
+    except DomainError as error:
+        raise _fail(error.detail) from None
+
+
+@token_app.command("create")
+def create_token(
+    username: Annotated[str, typer.Option(help="The account the token acts as")],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+) -> None:
+    """Create an API token; it is printed once, as the last line."""
+    with unit_of_work() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise _fail(f"no user {username}")
+        plain, _ = auth_service.create_token(session, SYSTEM, user=user, name=name)
+    console.print(f"token for {username} (shown once, store it now):")
+    print(plain)

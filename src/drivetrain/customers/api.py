@@ -1,0 +1,225 @@
+"""/api/v1/customers and /api/v1/vehicles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+
+from drivetrain.auth.deps import SessionDep, SubjectDep
+from drivetrain.auth.roles import Permission
+from drivetrain.customers import service
+from drivetrain.customers.presenters import (
+    customer_detail,
+    customer_summaries,
+    vehicle_detail,
+    vehicle_summary,
+)
+from drivetrain.customers.repository import CustomerFilter, CustomerRepository, VehicleRepository
+from drivetrain.customers.schemas import (
+    ConsentIn,
+    ConsentRead,
+    CustomerCreate,
+    CustomerRead,
+    CustomerSummary,
+    CustomerUpdate,
+    OwnershipTransfer,
+    TagsIn,
+    TimelineEventRead,
+    VehicleCreate,
+    VehicleRead,
+    VehicleSummary,
+    VehicleUpdate,
+)
+from drivetrain.kit.errors import InvalidInput
+from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
+from drivetrain.kit.phone import normalize_phone
+from drivetrain.kit.plate import normalize_plate
+from drivetrain.kit.vin import normalize_vin
+from drivetrain.org.repository import DealerRepository, StaffRepository
+
+router = APIRouter(tags=["customers"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+def _normalised(field: str, value: str | None, normalise: Callable[[str], str]) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return normalise(value)
+    except ValueError as error:
+        raise InvalidInput(field, str(error)) from None
+
+
+@router.get("/customers", summary="Search customers")
+def list_customers(
+    subject: SubjectDep,
+    session: SessionDep,
+    q: Annotated[
+        str | None, Query(max_length=60, description="Phone, VIN, plate or the start of a name")
+    ] = None,
+    phone: Annotated[str | None, Query(max_length=30)] = None,
+    vin: Annotated[str | None, Query(max_length=30)] = None,
+    plate: Annotated[str | None, Query(max_length=20)] = None,
+    dealer_code: Annotated[str | None, Query(max_length=20)] = None,
+    consultant: Annotated[str | None, Query(max_length=60)] = None,
+    city: Annotated[str | None, Query(max_length=30)] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    limit: Limit = 50,
+) -> Page[CustomerSummary]:
+    subject.require(Permission.CUSTOMERS_READ)
+    base = service.interpret_query(q) if q else CustomerFilter()
+    filters = CustomerFilter(
+        q=base.q,
+        phone=_normalised("phone", phone, normalize_phone) or base.phone,
+        vin=_normalised("vin", vin, normalize_vin) or base.vin,
+        plate=_normalised("plate", plate, normalize_plate) or base.plate,
+        dealer_id=DealerRepository(session).by_code(subject, dealer_code).id if dealer_code else None,
+        consultant_id=StaffRepository(session).by_username(subject, consultant).id if consultant else None,
+        city=city,
+        tag=tag,
+    )
+    rows = CustomerRepository(session).search(subject, filters, cursor=cursor, limit=limit)
+    items, next_cursor = page_of(rows, limit=limit, id_of=lambda c: c.id)
+    return Page(items=customer_summaries(session, subject, items), next_cursor=next_cursor)
+
+
+@router.post("/customers", status_code=201, summary="Create a customer")
+def create_customer(
+    body: CustomerCreate, subject: SubjectDep, session: SessionDep, idempotency_key: IdempotencyKey = None
+) -> CustomerRead:
+    customer = service.create_customer(session, subject, data=body, idempotency_key=idempotency_key)
+    return customer_detail(session, subject, CustomerRepository(session).get(subject, customer.id))
+
+
+@router.get("/customers/{customer_id}", summary="Customer 360 profile")
+def get_customer(customer_id: str, subject: SubjectDep, session: SessionDep) -> CustomerRead:
+    subject.require(Permission.CUSTOMERS_READ)
+    return customer_detail(session, subject, CustomerRepository(session).get(subject, customer_id))
+
+
+@router.patch("/customers/{customer_id}", summary="Update a customer")
+def update_customer(
+    customer_id: str, body: CustomerUpdate, subject: SubjectDep, session: SessionDep
+) -> CustomerRead:
+    repo = CustomerRepository(session)
+    service.update_customer(session, subject, repo.get(subject, customer_id), data=body)
+    return customer_detail(session, subject, repo.get(subject, customer_id))
+
+
+@router.post("/customers/{customer_id}/consents", status_code=201, summary="Record a consent decision")
+def record_consent(
+    customer_id: str, body: ConsentIn, subject: SubjectDep, session: SessionDep
+) -> ConsentRead:
+    customer = CustomerRepository(session).get(subject, customer_id)
+    consent = service.record_consent(session, subject, customer, body)
+    return ConsentRead.model_validate(consent, from_attributes=True)
+
+
+@router.get("/customers/{customer_id}/consents", summary="Consent history, newest first")
+def consent_history(customer_id: str, subject: SubjectDep, session: SessionDep) -> list[ConsentRead]:
+    subject.require(Permission.CUSTOMERS_READ)
+    repo = CustomerRepository(session)
+    customer = repo.get(subject, customer_id)
+    return [ConsentRead.model_validate(c, from_attributes=True) for c in repo.consent_history(customer.id)]
+
+
+@router.post("/customers/{customer_id}/tags", summary="Add tags")
+def add_tags(customer_id: str, body: TagsIn, subject: SubjectDep, session: SessionDep) -> list[str]:
+    repo = CustomerRepository(session)
+    customer = repo.get(subject, customer_id)
+    service.add_tags(session, subject, customer, body.tags)
+    return repo.tags_of([customer.id]).get(customer.id, [])
+
+
+@router.delete("/customers/{customer_id}/tags/{tag}", status_code=204, summary="Remove a tag")
+def remove_tag(customer_id: str, tag: str, subject: SubjectDep, session: SessionDep) -> None:
+    customer = CustomerRepository(session).get(subject, customer_id)
+    service.remove_tag(session, subject, customer, tag)
+
+
+@router.get("/customers/{customer_id}/timeline", summary="Customer timeline, newest first")
+def timeline(
+    customer_id: str,
+    subject: SubjectDep,
+    session: SessionDep,
+    kind: Annotated[list[str] | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    limit: Limit = 50,
+) -> Page[TimelineEventRead]:
+    subject.require(Permission.CUSTOMERS_READ)
+    repo = CustomerRepository(session)
+    customer = repo.get(subject, customer_id)
+    rows = repo.timeline(customer.id, kinds=kind, cursor=cursor, limit=limit)
+    events, next_cursor = page_of(rows, limit=limit, id_of=lambda e: e.id)
+    dealers = repo.dealer_labels({e.dealer_id for e in events if e.dealer_id})
+    return Page(
+        items=[
+            TimelineEventRead(
+                id=e.id,
+                at=e.at,
+                kind=e.kind,
+                summary=e.summary,
+                detail=e.detail,
+                dealer_code=dealers[e.dealer_id][0] if e.dealer_id else None,
+            )
+            for e in events
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/vehicles", summary="Find vehicles by VIN or plate")
+def list_vehicles(
+    subject: SubjectDep,
+    session: SessionDep,
+    vin: Annotated[str | None, Query(max_length=30)] = None,
+    plate: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    limit: Limit = 50,
+) -> Page[VehicleSummary]:
+    subject.require(Permission.VEHICLES_READ)
+    repo = VehicleRepository(session)
+    rows = repo.search(
+        subject,
+        vin=_normalised("vin", vin, normalize_vin),
+        plate=_normalised("plate", plate, normalize_plate),
+        cursor=cursor,
+        limit=limit,
+    )
+    items, next_cursor = page_of(rows, limit=limit, id_of=lambda v: v.id)
+    series = repo.series_names({v.series_id for v in items})
+    return Page(items=[vehicle_summary(v, series) for v in items], next_cursor=next_cursor)
+
+
+@router.post("/vehicles", status_code=201, summary="Register a vehicle")
+def create_vehicle(
+    body: VehicleCreate, subject: SubjectDep, session: SessionDep, idempotency_key: IdempotencyKey = None
+) -> VehicleRead:
+    vehicle = service.register_vehicle(session, subject, data=body, idempotency_key=idempotency_key)
+    return vehicle_detail(session, vehicle)
+
+
+@router.get("/vehicles/{vehicle_id}", summary="A vehicle with its ownership history")
+def get_vehicle(vehicle_id: str, subject: SubjectDep, session: SessionDep) -> VehicleRead:
+    subject.require(Permission.VEHICLES_READ)
+    return vehicle_detail(session, VehicleRepository(session).get(subject, vehicle_id))
+
+
+@router.patch("/vehicles/{vehicle_id}", summary="Update plate, mileage or servicing dealer")
+def update_vehicle(
+    vehicle_id: str, body: VehicleUpdate, subject: SubjectDep, session: SessionDep
+) -> VehicleRead:
+    vehicle = VehicleRepository(session).get(subject, vehicle_id)
+    return vehicle_detail(session, service.update_vehicle(session, subject, vehicle, data=body))
+
+
+@router.post("/vehicles/{vehicle_id}/transfer", summary="Record a resale to another customer")
+def transfer_vehicle(
+    vehicle_id: str, body: OwnershipTransfer, subject: SubjectDep, session: SessionDep
+) -> VehicleRead:
+    vehicle = VehicleRepository(session).get(subject, vehicle_id)
+    return vehicle_detail(session, service.transfer_vehicle(session, subject, vehicle, data=body))

@@ -1,0 +1,203 @@
+"""All customer and vehicle queries. Every read starts from ``readable(subject)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from drivetrain.auth.scope import scoped
+from drivetrain.auth.subject import AuthSubject
+from drivetrain.customers.models import (
+    Consent,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    CustomerTag,
+    Ownership,
+    Tag,
+    TimelineEvent,
+    Vehicle,
+)
+from drivetrain.kit.errors import NotFound
+from drivetrain.kit.pagination import keyset
+from drivetrain.org.models import Dealer, Series
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    q: str | None = None
+    phone: str | None = None
+    vin: str | None = None
+    plate: str | None = None
+    dealer_id: str | None = None
+    consultant_id: str | None = None
+    city: str | None = None
+    tag: str | None = None
+
+
+class CustomerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def readable(self, subject: AuthSubject) -> Select[Customer]:
+        return scoped(
+            select(Customer), subject, dealer_col=Customer.dealer_id, owner_col=Customer.consultant_id
+        )
+
+    def get(self, subject: AuthSubject, customer_id: str) -> Customer:
+        customer = self.session.scalar(
+            self.readable(subject)
+            .where(Customer.id == customer_id)
+            .options(selectinload(Customer.contact_points))
+        )
+        if customer is None:
+            raise NotFound("no such customer")
+        return customer
+
+    def search(
+        self, subject: AuthSubject, filters: CustomerFilter, *, cursor: str | None, limit: int
+    ) -> list[Customer]:
+        """Newest first; ``limit + 1`` rows (see kit.pagination)."""
+        stmt = self.readable(subject)
+        if filters.phone:
+            stmt = stmt.where(
+                Customer.id.in_(
+                    select(ContactPoint.customer_id).where(
+                        ContactPoint.kind == ContactKind.MOBILE, ContactPoint.value == filters.phone
+                    )
+                )
+            )
+        if filters.vin:
+            stmt = stmt.where(Customer.id.in_(select(Vehicle.owner_id).where(Vehicle.vin == filters.vin)))
+        if filters.plate:
+            stmt = stmt.where(Customer.id.in_(select(Vehicle.owner_id).where(Vehicle.plate == filters.plate)))
+        if filters.q:
+            # Prefix range instead of LIKE, so the name index serves it on SQLite and PostgreSQL alike.
+            stmt = stmt.where(Customer.name >= filters.q, Customer.name < filters.q + "\uffff")
+        if filters.dealer_id:
+            stmt = stmt.where(Customer.dealer_id == filters.dealer_id)
+        if filters.consultant_id:
+            stmt = stmt.where(Customer.consultant_id == filters.consultant_id)
+        if filters.city:
+            stmt = stmt.where(Customer.city == filters.city)
+        if filters.tag:
+            stmt = stmt.where(
+                Customer.id.in_(
+                    select(CustomerTag.customer_id)
+                    .join(Tag, Tag.id == CustomerTag.tag_id)
+                    .where(Tag.name == filters.tag)
+                )
+            )
+        return list(self.session.scalars(keyset(stmt, Customer.id, cursor=cursor, limit=limit)))
+
+    def count_at_dealer(self, subject: AuthSubject, dealer_id: str) -> int:
+        stmt = self.readable(subject).where(Customer.dealer_id == dealer_id)
+        return self.session.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0
+
+    def current_consents(self, customer_id: str) -> list[Consent]:
+        """The latest decision per purpose and channel (history stays in the table)."""
+        rows = self.session.scalars(
+            select(Consent)
+            .where(Consent.customer_id == customer_id)
+            .order_by(Consent.at.desc(), Consent.id.desc())
+        )
+        latest: dict[tuple[str, str], Consent] = {}
+        for consent in rows:
+            latest.setdefault((consent.purpose, consent.channel), consent)
+        return sorted(latest.values(), key=lambda c: (c.purpose, c.channel))
+
+    def consent_history(self, customer_id: str) -> list[Consent]:
+        return list(
+            self.session.scalars(
+                select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.at.desc())
+            )
+        )
+
+    def tags_of(self, customer_ids: list[str]) -> dict[str, list[str]]:
+        rows = self.session.execute(
+            select(CustomerTag.customer_id, Tag.name)
+            .join(Tag, Tag.id == CustomerTag.tag_id)
+            .where(CustomerTag.customer_id.in_(customer_ids))
+            .order_by(Tag.name)
+        )
+        tags: dict[str, list[str]] = {}
+        for customer_id, name in rows:
+            tags.setdefault(customer_id, []).append(name)
+        return tags
+
+    def timeline(
+        self, customer_id: str, *, kinds: list[str] | None, cursor: str | None, limit: int
+    ) -> list[TimelineEvent]:
+        stmt = select(TimelineEvent).where(TimelineEvent.customer_id == customer_id)
+        if kinds:
+            stmt = stmt.where(TimelineEvent.kind.in_(kinds))
+        return list(self.session.scalars(keyset(stmt, TimelineEvent.id, cursor=cursor, limit=limit)))
+
+    def dealer_labels(self, dealer_ids: set[str]) -> dict[str, tuple[str, str]]:
+        """``{dealer_id: (code, name)}`` for display next to rows already read in scope."""
+        if not dealer_ids:
+            return {}
+        rows = self.session.execute(
+            select(Dealer.id, Dealer.code, Dealer.name).where(Dealer.id.in_(dealer_ids))
+        )
+        return {dealer_id: (code, name) for dealer_id, code, name in rows}
+
+
+class VehicleRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def readable(self, subject: AuthSubject) -> Select[Vehicle]:
+        """A car is visible to whoever may see its current owner; an unowned car to HQ only."""
+        owners = CustomerRepository(self.session).readable(subject).with_only_columns(Customer.id)
+        return (
+            select(Vehicle).where(Vehicle.owner_id.in_(owners))
+            if owners.whereclause is not None
+            else select(Vehicle)
+        )
+
+    def get(self, subject: AuthSubject, vehicle_id: str) -> Vehicle:
+        vehicle = self.session.scalar(self.readable(subject).where(Vehicle.id == vehicle_id))
+        if vehicle is None:
+            raise NotFound("no such vehicle")
+        return vehicle
+
+    def search(
+        self, subject: AuthSubject, *, vin: str | None, plate: str | None, cursor: str | None, limit: int
+    ) -> list[Vehicle]:
+        stmt = self.readable(subject)
+        if vin:
+            stmt = stmt.where(Vehicle.vin == vin)
+        if plate:
+            stmt = stmt.where(Vehicle.plate == plate)
+        return list(self.session.scalars(keyset(stmt, Vehicle.id, cursor=cursor, limit=limit)))
+
+    def of_owners(self, customer_ids: list[str]) -> list[Vehicle]:
+        return list(
+            self.session.scalars(
+                select(Vehicle).where(Vehicle.owner_id.in_(customer_ids)).order_by(Vehicle.id)
+            )
+        )
+
+    def by_vin(self, vin: str) -> Vehicle | None:
+        """Existence check for uniqueness, not a read for display."""
+        return self.session.scalar(select(Vehicle).where(Vehicle.vin == vin))
+
+    def ownerships(self, vehicle_id: str) -> list[tuple[Ownership, str]]:
+        rows = self.session.execute(
+            select(Ownership, Customer.name)
+            .join(Customer, Customer.id == Ownership.customer_id)
+            .where(Ownership.vehicle_id == vehicle_id)
+            .order_by(Ownership.started_on.desc(), Ownership.id.desc())
+        )
+        return [(ownership, name) for ownership, name in rows.tuples()]
+
+    def series_names(self, series_ids: set[str | None]) -> dict[str, str]:
+        ids = {s for s in series_ids if s}
+        if not ids:
+            return {}
+        return dict(
+            self.session.execute(select(Series.id, Series.name).where(Series.id.in_(ids))).tuples().all()
+        )

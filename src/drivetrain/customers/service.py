@@ -1,0 +1,531 @@
+"""Customer and vehicle logic. No HTTP here and no commit: the request or the job commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from drivetrain.auth import audit
+from drivetrain.auth.models import User
+from drivetrain.auth.roles import Permission, Scope
+from drivetrain.auth.subject import AuthSubject
+from drivetrain.config import get_settings
+from drivetrain.customers.models import (
+    Consent,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    CustomerTag,
+    Ownership,
+    Tag,
+    TimelineEvent,
+    Vehicle,
+)
+from drivetrain.customers.repository import CustomerFilter, CustomerRepository, VehicleRepository
+from drivetrain.customers.schemas import (
+    ConsentIn,
+    CustomerCreate,
+    CustomerUpdate,
+    OwnershipTransfer,
+    VehicleCreate,
+    VehicleUpdate,
+)
+from drivetrain.kit import clock
+from drivetrain.kit.address import parse_address
+from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
+from drivetrain.kit.idcard import id_hash, last4
+from drivetrain.kit.idempotency import remember, replayed
+from drivetrain.kit.phone import normalize_phone
+from drivetrain.kit.plate import normalize_plate
+from drivetrain.kit.vin import normalize_vin
+from drivetrain.org.models import Brand, Dealer, Series
+from drivetrain.org.repository import DealerRepository, StaffRepository
+
+
+def interpret_query(text: str) -> CustomerFilter:
+    """One search box: a phone, a VIN, a plate, or else the start of a name."""
+    text = text.strip()
+    if not text:
+        return CustomerFilter()
+    for normalise, key in ((normalize_vin, "vin"), (normalize_plate, "plate"), (normalize_phone, "phone")):
+        try:
+            return CustomerFilter(**{key: normalise(text)})
+        except ValueError:
+            continue
+    return CustomerFilter(q=text)
+
+
+def add_timeline(
+    session: Session,
+    *,
+    customer_id: str,
+    kind: str,
+    summary: str,
+    actor: AuthSubject | None = None,
+    dealer_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    """Other domains call this to put what happened on the customer's 360 timeline."""
+    event = TimelineEvent(
+        customer_id=customer_id,
+        kind=kind,
+        summary=summary,
+        detail=detail or {},
+        dealer_id=dealer_id,
+        actor_id=actor.user_id if actor and actor.user_id else None,
+        at=clock.now(),
+    )
+    session.add(event)
+    return event
+
+
+def _dealer_for(
+    session: Session, subject: AuthSubject, code: str | None, *, field: str = "dealer_code"
+) -> Dealer | None:
+    if code is None:
+        return None
+    try:
+        return DealerRepository(session).by_code(subject, code)
+    except NotFound:
+        raise InvalidInput(field, f"no dealer with code {code}") from None
+
+
+def _consultant_for(
+    session: Session, subject: AuthSubject, username: str | None, dealer: Dealer | None
+) -> User | None:
+    if username is None:
+        return None
+    try:
+        user = StaffRepository(session).by_username(subject, username)
+    except NotFound:
+        raise InvalidInput("consultant", f"no staff member {username}") from None
+    if dealer is not None and user.dealer_id != dealer.id:
+        raise InvalidInput("consultant", f"{username} does not work at dealer {dealer.code}")
+    return user
+
+
+def _placement(
+    session: Session, subject: AuthSubject, dealer_code: str | None, consultant: str | None
+) -> tuple[str | None, str | None]:
+    """Owning dealer and consultant of a new customer. Dealer staff create for their own dealer."""
+    dealer = _dealer_for(session, subject, dealer_code)
+    if dealer is None and subject.dealer_id is not None:
+        dealer = session.get(Dealer, subject.dealer_id)
+    if dealer is None and subject.scope not in (Scope.ALL,):
+        raise InvalidInput("dealer_code", "say which of your dealers holds this customer")
+    user = _consultant_for(session, subject, consultant, dealer)
+    if user is None and subject.scope is Scope.OWN:
+        return (dealer.id if dealer else None), subject.user_id
+    return (dealer.id if dealer else None), (user.id if user else None)
+
+
+def _apply_address(customer: Customer, address: str | None) -> None:
+    customer.address = address or None
+    place = parse_address(address) if address else None
+    customer.province = place.province if place else None
+    customer.city = place.city if place else None
+    customer.district = place.district if place else None
+    customer.adcode = place.adcode if place else None
+
+
+def _apply_id_number(customer: Customer, id_number: str | None) -> None:
+    customer.id_number_hash = id_hash(id_number, get_settings().secret_key.encode()) if id_number else None
+    customer.id_number_last4 = last4(id_number) if id_number else None
+
+
+def _set_primary_phone(customer: Customer, phone: str) -> None:
+    for point in customer.contact_points:
+        if point.kind == ContactKind.MOBILE:
+            point.is_primary = point.value == phone
+    if not any(p.kind == ContactKind.MOBILE and p.value == phone for p in customer.contact_points):
+        customer.contact_points.append(ContactPoint(kind=ContactKind.MOBILE, value=phone, is_primary=True))
+    customer.primary_phone = phone
+
+
+def _add_contact(customer: Customer, kind: ContactKind, value: str | None) -> None:
+    if value and not any(p.kind == kind and p.value == value for p in customer.contact_points):
+        customer.contact_points.append(ContactPoint(kind=kind, value=value, is_primary=True))
+
+
+def _snapshot(customer: Customer) -> dict[str, Any]:
+    fields = ("name", "primary_phone", "address", "gender", "dealer_id", "consultant_id", "id_number_hash")
+    return {name: getattr(customer, name) for name in fields}
+
+
+def create_customer(
+    session: Session, subject: AuthSubject, *, data: CustomerCreate, idempotency_key: str | None = None
+) -> Customer:
+    subject.require(Permission.CUSTOMERS_WRITE)
+    if idempotency_key and (earlier := replayed(session, subject, "customer.create", idempotency_key, data)):
+        return CustomerRepository(session).get(subject, earlier)
+    dealer_id, consultant_id = _placement(session, subject, data.dealer_code, data.consultant)
+    customer = Customer(
+        name=data.name,
+        gender=data.gender,
+        dealer_id=dealer_id,
+        consultant_id=consultant_id,
+        source=data.source or subject.via,
+        contact_points=[],
+    )
+    _apply_address(customer, data.address)
+    _apply_id_number(customer, data.id_number)
+    _set_primary_phone(customer, data.phone)
+    _add_contact(customer, ContactKind.EMAIL, data.email)
+    _add_contact(customer, ContactKind.WECHAT_UNIONID, data.wechat_unionid)
+    _add_contact(customer, ContactKind.WECOM_EXTERNAL, data.wecom_external_userid)
+    session.add(customer)
+    session.flush()
+    for consent in data.consents:
+        record_consent(session, subject, customer, consent, audited=False)
+    if data.tags:
+        add_tags(session, subject, customer, data.tags, audited=False)
+    add_timeline(
+        session,
+        customer_id=customer.id,
+        kind="customer.created",
+        summary="客户建档",
+        actor=subject,
+        dealer_id=dealer_id,
+        detail={"source": customer.source},
+    )
+    audit.record(
+        session,
+        subject,
+        action="customer.create",
+        entity_type="customer",
+        entity_id=customer.id,
+        dealer_id=dealer_id,
+        changes=audit.diff({}, _snapshot(customer)),
+    )
+    if idempotency_key:
+        remember(session, subject, "customer.create", idempotency_key, data, customer.id)
+    return customer
+
+
+def update_customer(
+    session: Session, subject: AuthSubject, customer: Customer, *, data: CustomerUpdate
+) -> Customer:
+    subject.require(Permission.CUSTOMERS_WRITE)
+    before = _snapshot(customer)
+    sent = data.model_fields_set
+    if "name" in sent and data.name:
+        customer.name = data.name
+    if "gender" in sent:
+        customer.gender = data.gender
+    if "address" in sent:
+        _apply_address(customer, data.address)
+    if "id_number" in sent:
+        _apply_id_number(customer, data.id_number)
+    if "phone" in sent and data.phone:
+        _set_primary_phone(customer, data.phone)
+    if "email" in sent:
+        _add_contact(customer, ContactKind.EMAIL, data.email)
+    if "dealer_code" in sent or "consultant" in sent:
+        dealer = _dealer_for(session, subject, data.dealer_code) if data.dealer_code else None
+        dealer = dealer or (session.get(Dealer, customer.dealer_id) if customer.dealer_id else None)
+        if "dealer_code" in sent and dealer is not None:
+            customer.dealer_id = dealer.id
+        if "consultant" in sent:
+            user = _consultant_for(session, subject, data.consultant, dealer)
+            customer.consultant_id = user.id if user else None
+    changes = audit.diff(before, _snapshot(customer))
+    if changes:
+        customer.updated_at = clock.now()
+        audit.record(
+            session,
+            subject,
+            action="customer.update",
+            entity_type="customer",
+            entity_id=customer.id,
+            dealer_id=customer.dealer_id,
+            changes=changes,
+        )
+        add_timeline(
+            session,
+            customer_id=customer.id,
+            kind="customer.updated",
+            summary="资料更新：" + "、".join(sorted(changes)),
+            actor=subject,
+            dealer_id=customer.dealer_id,
+        )
+    session.flush()
+    return customer
+
+
+def record_consent(
+    session: Session, subject: AuthSubject, customer: Customer, data: ConsentIn, *, audited: bool = True
+) -> Consent:
+    """A new decision row; earlier ones stay as history (PIPL: when and where consent changed)."""
+    subject.require(Permission.CUSTOMERS_WRITE)
+    consent = Consent(
+        customer_id=customer.id,
+        purpose=data.purpose,
+        channel=data.channel,
+        status=data.status,
+        source=data.source,
+        recorded_by=subject.user_id or None,
+        at=clock.now(),
+    )
+    session.add(consent)
+    session.flush()
+    add_timeline(
+        session,
+        customer_id=customer.id,
+        kind="consent." + data.status,
+        summary=f"{data.purpose}/{data.channel}: {data.status}（{data.source}）",
+        actor=subject,
+        dealer_id=customer.dealer_id,
+    )
+    if audited:
+        audit.record(
+            session,
+            subject,
+            action="consent.record",
+            entity_type="customer",
+            entity_id=customer.id,
+            dealer_id=customer.dealer_id,
+            changes={f"consent.{data.purpose}.{data.channel}": [None, data.status]},
+        )
+    return consent
+
+
+def _tag_ids(session: Session, names: list[str]) -> dict[str, str]:
+    existing = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).tuples().all())
+    for name in names:
+        if name not in existing:
+            tag = Tag(name=name)
+            session.add(tag)
+            session.flush()
+            existing[name] = tag.id
+    return existing
+
+
+def add_tags(
+    session: Session, subject: AuthSubject, customer: Customer, names: list[str], *, audited: bool = True
+) -> None:
+    subject.require(Permission.CUSTOMERS_WRITE)
+    ids = _tag_ids(session, names)
+    held = set(session.scalars(select(CustomerTag.tag_id).where(CustomerTag.customer_id == customer.id)))
+    new = [name for name in names if ids[name] not in held]
+    session.add_all(
+        CustomerTag(customer_id=customer.id, tag_id=ids[n], added_by=subject.user_id or None) for n in new
+    )
+    session.flush()
+    if new and audited:
+        audit.record(
+            session,
+            subject,
+            action="customer.tag",
+            entity_type="customer",
+            entity_id=customer.id,
+            dealer_id=customer.dealer_id,
+            changes={"tags": [None, new]},
+        )
+
+
+def remove_tag(session: Session, subject: AuthSubject, customer: Customer, name: str) -> None:
+    subject.require(Permission.CUSTOMERS_WRITE)
+    link = session.scalar(
+        select(CustomerTag)
+        .join(Tag, Tag.id == CustomerTag.tag_id)
+        .where(CustomerTag.customer_id == customer.id, Tag.name == name)
+    )
+    if link is None:
+        raise NotFound(f"customer has no tag {name}")
+    session.delete(link)
+    audit.record(
+        session,
+        subject,
+        action="customer.untag",
+        entity_type="customer",
+        entity_id=customer.id,
+        dealer_id=customer.dealer_id,
+        changes={"tags": [name, None]},
+    )
+
+
+@dataclass(frozen=True)
+class VehiclePlacement:
+    brand_id: str | None
+    series_id: str | None
+
+
+def _series(session: Session, name: str | None) -> VehiclePlacement:
+    if name is None:
+        return VehiclePlacement(None, None)
+    row = session.execute(
+        select(Series.id, Series.brand_id).where((Series.name == name) | (Series.name_en == name))
+    ).first()
+    if row is None:
+        raise InvalidInput("series", f"unknown series {name}")
+    return VehiclePlacement(brand_id=row.brand_id, series_id=row.id)
+
+
+def register_vehicle(
+    session: Session, subject: AuthSubject, *, data: VehicleCreate, idempotency_key: str | None = None
+) -> Vehicle:
+    subject.require(Permission.VEHICLES_WRITE)
+    vehicles = VehicleRepository(session)
+    if idempotency_key and (earlier := replayed(session, subject, "vehicle.create", idempotency_key, data)):
+        return vehicles.get(subject, earlier)
+    if vehicles.by_vin(data.vin) is not None:
+        raise Conflict(
+            f"a vehicle with VIN {data.vin} is already registered",
+        )
+    owner = _owner(session, subject, data.customer_id)
+    placement = _series(session, data.series)
+    selling = _dealer_for(session, subject, data.selling_dealer_code, field="selling_dealer_code")
+    servicing = _dealer_for(session, subject, data.servicing_dealer_code, field="servicing_dealer_code")
+    vehicle = Vehicle(
+        vin=data.vin,
+        plate=data.plate,
+        brand_id=placement.brand_id or _default_brand(session),
+        series_id=placement.series_id,
+        model_year=data.model_year,
+        purchase_date=data.purchase_date,
+        selling_dealer_id=selling.id if selling else (owner.dealer_id if owner else None),
+        servicing_dealer_id=servicing.id if servicing else None,
+        mileage_km=data.mileage_km,
+        owner_id=owner.id if owner else None,
+    )
+    session.add(vehicle)
+    session.flush()
+    if owner is not None:
+        session.add(
+            Ownership(
+                vehicle_id=vehicle.id,
+                customer_id=owner.id,
+                started_on=data.purchase_date or clock.now().date(),
+            )
+        )
+        add_timeline(
+            session,
+            customer_id=owner.id,
+            kind="vehicle.registered",
+            summary=f"登记车辆 {data.vin}",
+            actor=subject,
+            dealer_id=owner.dealer_id,
+            detail={"vehicle_id": vehicle.id, "plate": data.plate},
+        )
+    audit.record(
+        session,
+        subject,
+        action="vehicle.create",
+        entity_type="vehicle",
+        entity_id=vehicle.id,
+        dealer_id=owner.dealer_id if owner else None,
+        changes={"vin": [None, data.vin], "owner_id": [None, vehicle.owner_id]},
+    )
+    if idempotency_key:
+        remember(session, subject, "vehicle.create", idempotency_key, data, vehicle.id)
+    return vehicle
+
+
+def _owner(session: Session, subject: AuthSubject, customer_id: str | None) -> Customer | None:
+    if customer_id is None:
+        if subject.scope is not Scope.ALL:
+            raise InvalidInput("customer_id", "a vehicle registered by a dealer needs its owner")
+        return None
+    try:
+        return CustomerRepository(session).get(subject, customer_id)
+    except NotFound:
+        raise InvalidInput("customer_id", "no such customer") from None
+
+
+def _default_brand(session: Session) -> str | None:
+    return session.scalar(select(Brand.id).order_by(Brand.id).limit(1))
+
+
+def update_vehicle(
+    session: Session, subject: AuthSubject, vehicle: Vehicle, *, data: VehicleUpdate
+) -> Vehicle:
+    subject.require(Permission.VEHICLES_WRITE)
+    before = {
+        "plate": vehicle.plate,
+        "mileage_km": vehicle.mileage_km,
+        "servicing_dealer_id": vehicle.servicing_dealer_id,
+    }
+    sent = data.model_fields_set
+    if "plate" in sent:
+        vehicle.plate = data.plate
+    if "mileage_km" in sent:
+        if (
+            data.mileage_km is not None
+            and vehicle.mileage_km is not None
+            and data.mileage_km < vehicle.mileage_km
+        ):
+            raise InvalidInput("mileage_km", f"odometer cannot go back (now {vehicle.mileage_km} km)")
+        vehicle.mileage_km = data.mileage_km
+    if "servicing_dealer_code" in sent:
+        dealer = _dealer_for(session, subject, data.servicing_dealer_code, field="servicing_dealer_code")
+        vehicle.servicing_dealer_id = dealer.id if dealer else None
+    after = {
+        "plate": vehicle.plate,
+        "mileage_km": vehicle.mileage_km,
+        "servicing_dealer_id": vehicle.servicing_dealer_id,
+    }
+    if changes := audit.diff(before, after):
+        vehicle.updated_at = clock.now()
+        audit.record(
+            session,
+            subject,
+            action="vehicle.update",
+            entity_type="vehicle",
+            entity_id=vehicle.id,
+            changes=changes,
+        )
+    session.flush()
+    return vehicle
+
+
+def transfer_vehicle(
+    session: Session, subject: AuthSubject, vehicle: Vehicle, *, data: OwnershipTransfer
+) -> Vehicle:
+    """Resale: close the current ownership and open a new one; both owners' timelines record it."""
+    subject.require(Permission.VEHICLES_WRITE)
+    new_owner = _owner(session, subject, data.customer_id)
+    assert new_owner is not None
+    if new_owner.id == vehicle.owner_id:
+        raise InvalidInput("customer_id", "this customer already owns the vehicle")
+    on = data.on or clock.now().date()
+    current = session.scalar(
+        select(Ownership).where(Ownership.vehicle_id == vehicle.id, Ownership.ended_on.is_(None))
+    )
+    if current is not None:
+        if on < current.started_on:
+            raise InvalidInput("on", f"the current ownership started on {current.started_on.isoformat()}")
+        current.ended_on = on
+        add_timeline(
+            session,
+            customer_id=current.customer_id,
+            kind="vehicle.sold",
+            summary=f"车辆 {vehicle.vin} 过户",
+            actor=subject,
+            detail={"vehicle_id": vehicle.id, "on": on.isoformat()},
+        )
+    session.add(Ownership(vehicle_id=vehicle.id, customer_id=new_owner.id, started_on=on))
+    previous_owner = vehicle.owner_id
+    vehicle.owner_id = new_owner.id
+    add_timeline(
+        session,
+        customer_id=new_owner.id,
+        kind="vehicle.acquired",
+        summary=f"获得车辆 {vehicle.vin}",
+        actor=subject,
+        dealer_id=new_owner.dealer_id,
+        detail={"vehicle_id": vehicle.id, "on": on.isoformat()},
+    )
+    audit.record(
+        session,
+        subject,
+        action="vehicle.transfer",
+        entity_type="vehicle",
+        entity_id=vehicle.id,
+        dealer_id=new_owner.dealer_id,
+        changes={"owner_id": [previous_owner, new_owner.id]},
+    )
+    session.flush()
+    return vehicle

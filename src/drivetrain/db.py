@@ -1,0 +1,157 @@
+"""Engines, sessions and the declarative base.
+
+SQLite (the embedded default) gets WAL, foreign keys and a busy timeout, and all
+writes go through one connection that opens its transactions with
+``BEGIN IMMEDIATE``: writers queue in the process instead of failing with
+``database is locked`` deep inside a transaction, and reads never wait for them.
+PostgreSQL uses one ordinary pooled engine for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from drivetrain.config import get_settings, sqlite_path
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, always hands back timezone-aware datetimes (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use kit.clock.now()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _begin_*)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def _sqlite_engine(url: str, *, writer: bool, echo: bool) -> Engine:
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    in_memory = path is None
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}, "echo": echo}
+    if in_memory:
+        kwargs["poolclass"] = StaticPool
+    elif writer:
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
+    else:
+        kwargs.update(pool_size=8, max_overflow=8)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+@dataclass
+class Database:
+    """The reader and writer engines of one database URL (the same engine outside SQLite)."""
+
+    url: str
+    reader: Engine
+    writer: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect.name
+
+    def session(self, *, write: bool) -> Session:
+        return Session(bind=self.writer if write else self.reader, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        self.reader.dispose()
+        self.writer.dispose()
+
+
+def open_database(url: str | None = None, *, echo: bool | None = None) -> Database:
+    settings = get_settings()
+    url = url or settings.database_url
+    echo = settings.log_sql if echo is None else echo
+    if url.startswith("sqlite"):
+        writer = _sqlite_engine(url, writer=True, echo=echo)
+        reader = writer if sqlite_path(url) is None else _sqlite_engine(url, writer=False, echo=echo)
+        return Database(url, reader, writer)
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, echo=echo)
+    return Database(url, engine, engine)
+
+
+_database: Database | None = None
+
+
+def database() -> Database:
+    """The process-wide database, opened on first use from the settings."""
+    global _database
+    if _database is None:
+        _database = open_database()
+    return _database
+
+
+def use_database(db: Database | None) -> None:
+    """Swap the process-wide database (CLI and tests)."""
+    global _database
+    _database = db
+
+
+@contextmanager
+def unit_of_work(db: Database | None = None) -> Iterator[Session]:
+    """A write session that commits when the block ends cleanly (CLI and jobs)."""
+    session = (db or database()).session(write=True)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def session_factory(db: Database) -> sessionmaker[Session]:
+    return sessionmaker(bind=db.writer, expire_on_commit=False)
