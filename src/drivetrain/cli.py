@@ -185,3 +185,7 @@ def create_token(
         plain, _ = auth_service.create_token(session, SYSTEM, user=user, name=name)
     console.print(f"token for {username} (shown once, store it now):")
     print(plain)
+
+
+if __name__ == "__main__":
+    app()

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
@@ -92,17 +92,24 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool) -> Engine:
 
 @dataclass
 class Database:
-    """The reader and writer engines of one database URL (the same engine outside SQLite)."""
+    """The reader and writer engines of one database URL (the same engine outside SQLite).
+
+    ``pinned`` binds every session to one connection inside an outer transaction, each
+    session committing to a savepoint: tests use it so each test rolls back whole.
+    """
 
     url: str
     reader: Engine
     writer: Engine
+    pinned: Connection | None = None
 
     @property
     def dialect(self) -> str:
         return self.writer.dialect.name
 
     def session(self, *, write: bool) -> Session:
+        if self.pinned is not None:
+            return Session(bind=self.pinned, expire_on_commit=False, join_transaction_mode="create_savepoint")
         return Session(bind=self.writer if write else self.reader, expire_on_commit=False)
 
     def dispose(self) -> None:
@@ -151,7 +158,3 @@ def unit_of_work(db: Database | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def session_factory(db: Database) -> sessionmaker[Session]:
-    return sessionmaker(bind=db.writer, expire_on_commit=False)

@@ -22,6 +22,10 @@ def alembic_config(url: str | None = None) -> Config:
 
 def upgrade(db: Database, revision: str = "head") -> None:
     config = alembic_config(db.url)
+    if db.pinned is not None:  # a test's connection: migrate inside its transaction
+        config.attributes["connection"] = db.pinned
+        command.upgrade(config, revision)
+        return
     with db.writer.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

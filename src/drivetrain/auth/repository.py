@@ -32,5 +32,5 @@ class AuditRepository:
             (entry, username)
             for entry, username in self.session.execute(
                 keyset(stmt, AuditEntry.id, cursor=cursor, limit=limit)
-            ).tuples()
+            )
         ]

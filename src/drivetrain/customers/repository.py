@@ -192,12 +192,10 @@ class VehicleRepository:
             .where(Ownership.vehicle_id == vehicle_id)
             .order_by(Ownership.started_on.desc(), Ownership.id.desc())
         )
-        return [(ownership, name) for ownership, name in rows.tuples()]
+        return [(ownership, name) for ownership, name in rows]
 
     def series_names(self, series_ids: set[str | None]) -> dict[str, str]:
         ids = {s for s in series_ids if s}
         if not ids:
             return {}
-        return dict(
-            self.session.execute(select(Series.id, Series.name).where(Series.id.in_(ids))).tuples().all()
-        )
+        return dict(self.session.execute(select(Series.id, Series.name).where(Series.id.in_(ids))).all())

@@ -293,7 +293,7 @@ def record_consent(
 
 
 def _tag_ids(session: Session, names: list[str]) -> dict[str, str]:
-    existing = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).tuples().all())
+    existing = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).all())
     for name in names:
         if name not in existing:
             tag = Tag(name=name)
@@ -334,7 +334,7 @@ def remove_tag(session: Session, subject: AuthSubject, customer: Customer, name:
         .where(CustomerTag.customer_id == customer.id, Tag.name == name)
     )
     if link is None:
-        raise NotFound(f"customer has no tag {name}")
+        return  # already gone: DELETE is idempotent
     session.delete(link)
     audit.record(
         session,

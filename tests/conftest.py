@@ -1,0 +1,132 @@
+"""Test databases (SQLite always, PostgreSQL when DRIVETRAIN_TEST_DATABASE_URL is set), one transaction
+per test rolled back at the end, the shared world, API clients per role, and the clock."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from drivetrain import migrate
+from drivetrain.app import create_app
+from drivetrain.auth import service as auth_service
+from drivetrain.db import Database, open_database, unit_of_work, use_database
+from drivetrain.kit import clock
+from tests.world import World, build_world, load_world
+
+PG_URL = os.environ.get("DRIVETRAIN_TEST_DATABASE_URL")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    """A URL whose connections live in their own schema, so test runs never see each other."""
+    return (
+        make_url(base)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+
+
+def create_pg_schema(base: str) -> tuple[str, str]:
+    schema = f"dt_test_{uuid.uuid4().hex[:10]}"
+    admin = open_database(base)
+    with admin.writer.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return schema, pg_schema_url(base, schema)
+
+
+def drop_pg_schema(base: str, schema: str) -> None:
+    admin = open_database(base)
+    with admin.writer.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A migrated database holding the world, committed once per backend."""
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    schema = None
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("PostgreSQL: set DRIVETRAIN_TEST_DATABASE_URL to run these tests on it too")
+        schema, url = create_pg_schema(PG_URL)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="drivetrain-test-")
+        url = f"sqlite:///{tmp.name}/test.db"
+    db = open_database(url)
+    migrate.upgrade(db)
+    with unit_of_work(db) as session:
+        build_world(session)
+    yield db
+    db.dispose()
+    if schema and PG_URL:
+        drop_pg_schema(PG_URL, schema)
+    if tmp:
+        tmp.cleanup()
+
+
+@pytest.fixture
+def db(backend: Database) -> Iterator[Database]:
+    """The backend with every session of this test pinned to one connection, rolled back after the test."""
+    connection = backend.writer.connect()
+    outer = connection.begin()
+    pinned = Database(backend.url, backend.reader, backend.writer, pinned=connection)
+    use_database(pinned)
+    try:
+        yield pinned
+    finally:
+        use_database(None)
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    with db.session(write=True) as session:
+        yield session
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    """The world's objects, loaded in this test's session."""
+    return load_world(session)
+
+
+@pytest.fixture
+def app(db: Database) -> TestClient:
+    return TestClient(create_app())
+
+
+@pytest.fixture
+def client_for(db: Database, world: World, session: Session):  # type: ignore[no-untyped-def]
+    """``client_for("sc_a1")``: an API client holding a fresh token of that staff member."""
+
+    def make(username: str) -> TestClient:
+        plain, _ = auth_service.create_token(
+            session, world.subject("hq_admin"), user=world.users[username], name="t"
+        )
+        session.commit()
+        client = TestClient(create_app())
+        client.headers["Authorization"] = f"Bearer {plain}"
+        return client
+
+    return make
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[datetime]:
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    clock.freeze(start)
+    yield start
+    clock.unfreeze()

@@ -1,0 +1,103 @@
+"""A real server in a subprocess on a fresh database holding the test world, and Debian's chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from drivetrain import migrate
+from drivetrain.db import open_database, unit_of_work
+from tests.conftest import PG_URL, create_pg_schema, drop_pg_schema
+from tests.world import build_world
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)  # waiting for a subprocess to listen, not for application time
+    raise RuntimeError("server did not come up in 30 s")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def live_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The base URL of ``drivetrain serve`` on a migrated database with the world in it."""
+    schema = None
+    tmp = tempfile.TemporaryDirectory(prefix="drivetrain-e2e-")
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("PostgreSQL: set DRIVETRAIN_TEST_DATABASE_URL to run these tests on it too")
+        schema, url = create_pg_schema(PG_URL)
+    else:
+        url = f"sqlite:///{tmp.name}/e2e.db"
+    db = open_database(url)
+    migrate.upgrade(db)
+    with unit_of_work(db) as session:
+        build_world(session)
+    db.dispose()
+    port = _free_port()
+    env = {**os.environ, "DRIVETRAIN_DATABASE_URL": url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drivetrain.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(Path(tmp.name) / "server.log", "wb"),  # noqa: SIM115
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if schema and PG_URL:
+            drop_pg_schema(PG_URL, schema)
+        tmp.cleanup()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "browser tests: /usr/bin/chromium is missing (apt-get install chromium fonts-wqy-microhei)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

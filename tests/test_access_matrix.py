@@ -1,0 +1,284 @@
+"""Every route of the app, every scope: nobody reads or changes what lies outside their scope.
+
+Each route declares the object it touches. Out-of-scope objects answer 404 (so existence does
+not leak), lists never contain them, and creating things at an out-of-scope dealer or for an
+out-of-scope customer fails. The expected visibility comes from ``tests.world.VISIBLE``, a
+table written by hand, not from the code under test. A route missing from this file fails
+``test_every_route_is_declared``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from drivetrain.app import create_app
+from drivetrain.auth import service as auth_service
+from drivetrain.auth.deps import SESSION_COOKIE
+from tests.world import CUSTOMERS, STAFF, VISIBLE, World, vin_for
+
+SUBJECTS = sorted(STAFF)
+NO_SUCH_ID = "01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+
+
+@dataclass(frozen=True)
+class ObjectRoute:
+    """A route about one customer (or its car, or its dealer); ``body`` is a valid request body."""
+
+    target: str  # customer | vehicle | dealer
+    body: Callable[[World, str], dict[str, Any]] | None = None
+    console: bool = False
+
+
+@dataclass(frozen=True)
+class ListRoute:
+    """A list whose filter would find the customer's row; out of scope it must be missing."""
+
+    params: Callable[[World, str], dict[str, Any]]
+    finds: Callable[[dict[str, Any], World, str], bool]
+    console: bool = False
+
+
+@dataclass(frozen=True)
+class CreateRoute:
+    """Creating something placed at the customer's dealer or owned by the customer."""
+
+    body: Callable[[World, str, int], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Public:
+    reason: str
+
+
+@dataclass(frozen=True)
+class OwnSubject:
+    reason: str = "answers about the caller only"
+
+
+def _dealer_of(key: str) -> str | None:
+    return CUSTOMERS[key][0]
+
+
+def _ids(payload: dict[str, Any], key: str = "id") -> list[Any]:
+    return [item[key] for item in payload["items"]]
+
+
+MATRIX: dict[tuple[str, str], Any] = {
+    ("GET", "/api/v1/customers/{customer_id}"): ObjectRoute("customer"),
+    ("PATCH", "/api/v1/customers/{customer_id}"): ObjectRoute("customer", body=lambda w, k: {"gender": "m"}),
+    ("GET", "/api/v1/customers/{customer_id}/timeline"): ObjectRoute("customer"),
+    ("GET", "/api/v1/customers/{customer_id}/consents"): ObjectRoute("customer"),
+    ("POST", "/api/v1/customers/{customer_id}/consents"): ObjectRoute(
+        "customer", body=lambda w, k: {"purpose": "marketing", "status": "granted", "source": "test"}
+    ),
+    ("POST", "/api/v1/customers/{customer_id}/tags"): ObjectRoute(
+        "customer", body=lambda w, k: {"tags": ["new"]}
+    ),
+    ("DELETE", "/api/v1/customers/{customer_id}/tags/{tag}"): ObjectRoute("customer"),
+    ("GET", "/api/v1/vehicles/{vehicle_id}"): ObjectRoute("vehicle"),
+    ("PATCH", "/api/v1/vehicles/{vehicle_id}"): ObjectRoute(
+        "vehicle", body=lambda w, k: {"mileage_km": 99_000}
+    ),
+    ("POST", "/api/v1/vehicles/{vehicle_id}/transfer"): ObjectRoute(
+        "vehicle",
+        body=lambda w, k: {"customer_id": w.customers[k]},  # to its own owner: 422 when visible
+    ),
+    ("GET", "/api/v1/dealers/{code}"): ObjectRoute("dealer"),
+    ("GET", "/api/v1/dealers/{code}/staff"): ObjectRoute("dealer"),
+    ("GET", "/api/v1/customers"): ListRoute(
+        params=lambda w, k: {"phone": w.phones[k]}, finds=lambda p, w, k: w.customers[k] in _ids(p)
+    ),
+    ("GET", "/api/v1/vehicles"): ListRoute(
+        params=lambda w, k: {"vin": vin_for(CUSTOMERS[k][4])}, finds=lambda p, w, k: w.vehicles[k] in _ids(p)
+    ),
+    ("GET", "/api/v1/dealers"): ListRoute(
+        params=lambda w, k: {"q": _dealer_of(k) or "-"},
+        finds=lambda p, w, k: _dealer_of(k) in _ids(p, "code"),
+    ),
+    ("GET", "/api/v1/audit"): ListRoute(
+        params=lambda w, k: {"entity_id": w.customers[k]},
+        finds=lambda p, w, k: any(e["entity_id"] == w.customers[k] for e in p["items"]),
+    ),
+    ("POST", "/api/v1/customers"): CreateRoute(
+        body=lambda w, k, n: {
+            "name": "新客户",
+            "phone": f"1390000{n:04d}",
+            "dealer_code": _dealer_of(k) or "A1",
+        }
+    ),
+    ("POST", "/api/v1/vehicles"): CreateRoute(
+        body=lambda w, k, n: {"vin": vin_for(5000 + n), "customer_id": w.customers[k]}
+    ),
+    ("GET", "/api/v1/me"): OwnSubject(),
+    ("GET", "/healthz"): Public("liveness"),
+    ("GET", "/api/v1/openapi.json"): Public("the API description"),
+    ("GET", "/api/v1/docs"): Public("API documentation page"),
+    ("GET", "/login"): Public("sign-in form"),
+    ("POST", "/login"): Public("sign-in"),
+    ("POST", "/logout"): OwnSubject("ends the caller's own session"),
+    ("GET", "/lang/{locale}"): Public("language cookie"),
+    ("GET", "/"): Public("redirect to the customer list"),
+    ("GET", "/customers"): ListRoute(
+        params=lambda w, k: {"q": w.phones[k]},
+        finds=lambda html, w, k: f"/customers/{w.customers[k]}" in html,
+        console=True,
+    ),
+    ("GET", "/customers/{customer_id}"): ObjectRoute("customer", console=True),
+    ("GET", "/dealers"): ListRoute(
+        params=lambda w, k: {"q": _dealer_of(k) or "-"},
+        finds=lambda html, w, k: f'href="/dealers/{_dealer_of(k)}"' in html,
+        console=True,
+    ),
+    ("GET", "/dealers/{code}"): ObjectRoute("dealer", console=True),
+}
+
+
+def _app_routes() -> set[tuple[str, str]]:
+    routes = set()
+    for route in iter_route_contexts(create_app().routes):
+        if route.methods and not route.path.startswith("/static"):
+            routes |= {(m, route.path) for m in route.methods if m != "HEAD"}
+    return routes
+
+
+def test_every_route_is_declared() -> None:
+    assert _app_routes() == set(MATRIX), "declare new routes in MATRIX (and remove gone ones)"
+
+
+def _dealer_visible(subject: str, key: str) -> bool:
+    """A dealer is visible to whoever sees any of its customers (every test dealer has customers)."""
+    dealer = _dealer_of(key)
+    seen_dealers = {_dealer_of(k) for k in VISIBLE[subject]}
+    return dealer is not None and (dealer in seen_dealers or len(VISIBLE[subject]) == len(CUSTOMERS))
+
+
+def _expected_visible(subject: str, key: str, target: str) -> bool:
+    if target == "dealer":
+        if STAFF[subject][0].value == "sales_consultant":
+            return _dealer_of(key) == STAFF[subject][1]  # a consultant sees their own store
+        return _dealer_visible(subject, key)
+    return key in VISIBLE[subject]
+
+
+@dataclass
+class Clients:
+    world: World
+    session: Session
+    cache: dict[tuple[str, bool], TestClient] = field(default_factory=dict)
+    app: FastAPI = field(default_factory=create_app)
+
+    def __call__(self, username: str, *, console: bool) -> TestClient:
+        if (username, console) not in self.cache:
+            client = TestClient(self.app, follow_redirects=False)
+            user = self.world.users[username]
+            if console:
+                cookie, _ = auth_service.open_console_session(self.session, user)
+                client.cookies.set(SESSION_COOKIE, cookie)
+            else:
+                plain, _ = auth_service.create_token(
+                    self.session, self.world.subject("hq_admin"), user=user, name="m"
+                )
+                client.headers["Authorization"] = f"Bearer {plain}"
+            self.session.commit()
+            self.cache[(username, console)] = client
+        return self.cache[(username, console)]
+
+
+@pytest.fixture
+def clients(world: World, session: Session) -> Clients:
+    return Clients(world, session)
+
+
+def _path(template: str, world: World, key: str) -> str:
+    values = {
+        "customer_id": world.customers[key],
+        "vehicle_id": world.vehicles[key],
+        "code": _dealer_of(key) or "NONE",
+        "tag": "vip",
+    }
+    return template.format(**{name: values[name] for name in values if "{" + name + "}" in template})
+
+
+OBJECT_ROUTES = [(m, p) for (m, p), spec in MATRIX.items() if isinstance(spec, ObjectRoute)]
+LIST_ROUTES = [(m, p) for (m, p), spec in MATRIX.items() if isinstance(spec, ListRoute)]
+CREATE_ROUTES = [(m, p) for (m, p), spec in MATRIX.items() if isinstance(spec, CreateRoute)]
+
+
+@pytest.mark.parametrize(("method", "template"), OBJECT_ROUTES, ids=[f"{m} {p}" for m, p in OBJECT_ROUTES])
+def test_object_routes_answer_404_outside_scope(
+    method: str, template: str, clients: Clients, world: World
+) -> None:
+    spec: ObjectRoute = MATRIX[(method, template)]
+    for subject in SUBJECTS:
+        client = clients(subject, console=spec.console)
+        for key in CUSTOMERS:
+            if spec.target == "dealer" and _dealer_of(key) is None:
+                continue
+            body = spec.body(world, key) if spec.body else None
+            headers = {"X-CSRF-Token": "unused"} if spec.console else {}
+            answer = client.request(method, _path(template, world, key), json=body, headers=headers)
+            visible = _expected_visible(subject, key, spec.target)
+            where = f"{subject} {method} {template} for {key}: {answer.status_code}"
+            if visible:
+                assert answer.status_code not in (401, 404), where
+            else:
+                assert answer.status_code == 404, where
+                if not spec.console:  # the same answer as for an id that does not exist at all
+                    missing = client.request(
+                        method,
+                        _path(template, world, key)
+                        .replace(world.customers[key], NO_SUCH_ID)
+                        .replace(world.vehicles[key], NO_SUCH_ID),
+                        json=body,
+                    )
+                    assert answer.json()["detail"] == missing.json()["detail"], where
+
+
+@pytest.mark.parametrize(("method", "template"), LIST_ROUTES, ids=[f"{m} {p}" for m, p in LIST_ROUTES])
+def test_lists_never_show_rows_outside_scope(
+    method: str, template: str, clients: Clients, world: World
+) -> None:
+    spec: ListRoute = MATRIX[(method, template)]
+    for subject in SUBJECTS:
+        client = clients(subject, console=spec.console)
+        for key in CUSTOMERS:
+            answer = client.get(template, params=spec.params(world, key))
+            where = f"{subject} {template} for {key}: {answer.status_code}"
+            if answer.status_code == 403:  # the role may not use this list at all
+                continue
+            assert answer.status_code == 200, where
+            found = spec.finds(answer.text if spec.console else answer.json(), world, key)
+            target = "dealer" if "dealers" in template else "customer"
+            if not _expected_visible(subject, key, target):
+                assert not found, where
+            elif template != "/api/v1/audit":
+                assert found, where
+
+
+@pytest.mark.parametrize(("method", "template"), CREATE_ROUTES, ids=[f"{m} {p}" for m, p in CREATE_ROUTES])
+def test_nothing_is_created_outside_scope(method: str, template: str, clients: Clients, world: World) -> None:
+    spec: CreateRoute = MATRIX[(method, template)]
+    number = 0
+    for subject in SUBJECTS:
+        client = clients(subject, console=False)
+        for key in CUSTOMERS:
+            number += 1
+            if _dealer_of(key) is None and template.endswith("/customers"):
+                continue  # an HQ customer has no dealer code to aim at
+            answer = client.post(template, json=spec.body(world, key, number))
+            where = f"{subject} POST {template} for {key}: {answer.status_code} {answer.text[:120]}"
+            if not _expected_visible(subject, key, "customer") and not _expected_visible(
+                subject, key, "dealer"
+            ):
+                assert answer.status_code in (403, 404, 422), where
+            elif answer.status_code == 201:
+                created = answer.json()
+                assert created.get("dealer_code", _dealer_of(key)) in (_dealer_of(key), None), where
