@@ -1,5 +1,5 @@
 # Drivetrain — two commands for a newcomer: `make demo` and `make test`.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,7 +8,8 @@ TEST_STAMP := $(VENV)/.installed-test
 .PHONY: demo test serve lint assets install clean bench
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 …)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "need Python 3.11 (python3.11 or python3 on PATH)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "need Python 3.11 or newer"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -32,7 +33,7 @@ serve: $(STAMP)
 	$(BIN)/drivetrain serve
 
 ## make test: the whole suite (PostgreSQL too when DRIVETRAIN_TEST_DATABASE_URL is set; browser tests need chromium)
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) lint
 	$(BIN)/python tests/e2e/ensure_chromium.py
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 

@@ -108,7 +108,9 @@ def samples(db: Database, count: int) -> dict[str, list[str]]:
         ]
         dealers = list(session.scalars(select(Dealer.code)))
         cities = [c for c in session.scalars(select(Dealer.city).distinct()) if c]
-        manager = session.scalar(select(User.username).where(User.role == "store_manager").order_by(User.username))
+        manager = session.scalar(
+            select(User.username).where(User.role == "store_manager").order_by(User.username)
+        )
     return {
         "plates": [v[0] for v in vehicles],
         "phones": [v[1] for v in vehicles],
@@ -137,7 +139,9 @@ def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "DRIVETRAIN_DATABASE_URL": url}
     process = subprocess.Popen(
         [sys.executable, "-m", "drivetrain.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -150,7 +154,9 @@ def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("server did not start")
 
 
-def measure(client: httpx.Client, params: Callable[[int], dict[str, str]], n: int, check: Callable[[Any], bool]) -> dict[str, float]:
+def measure(
+    client: httpx.Client, params: Callable[[int], dict[str, str]], n: int, check: Callable[[Any], bool]
+) -> dict[str, float]:
     timings = []
     for i in range(n + 20):
         started = time.perf_counter()
@@ -186,7 +192,9 @@ def run_backend(backend: str, customers: int, requests: int) -> dict[str, Any]:
         figures = {
             "search_by_phone": measure(hq, lambda i: {"phone": picked["phones"][i]}, requests, found),
             "search_by_plate": measure(hq, lambda i: {"plate": picked["plates"][i]}, requests, found),
-            "list_filtered_by_dealer": measure(hq, lambda i: {"dealer_code": picked["dealers"][i]}, requests, listed),
+            "list_filtered_by_dealer": measure(
+                hq, lambda i: {"dealer_code": picked["dealers"][i]}, requests, listed
+            ),
             "list_filtered_by_city": measure(hq, lambda i: {"city": picked["cities"][i]}, requests, listed),
             "list_store_manager_own_dealer": measure(store, lambda i: {}, requests, listed),
         }
@@ -197,7 +205,9 @@ def run_backend(backend: str, customers: int, requests: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=300)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tests.world import PASSWORD, World
 
 from drivetrain.auth.deps import SESSION_COOKIE
-from drivetrain.auth.models import ConsoleSession, User
+from drivetrain.auth.models import AuditEntry, ConsoleSession, User
 
 
 def _login_token(client: TestClient) -> str:
@@ -87,3 +87,9 @@ def test_logout_ends_the_session(app: TestClient) -> None:
 def test_revoked_or_unknown_token_is_401(app: TestClient) -> None:
     answer = app.get("/api/v1/me", headers={"Authorization": "Bearer dt_not-a-real-token"})
     assert answer.status_code == 401 and answer.json()["status"] == 401
+
+
+def test_login_is_audited(app: TestClient, session: Session) -> None:
+    _sign_in(app, "sm_a1")
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "auth.login"))
+    assert entry is not None and entry.via == "console"

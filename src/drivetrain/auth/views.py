@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from drivetrain.auth import service
+from drivetrain.auth import audit, service
 from drivetrain.auth.deps import SESSION_COOKIE, SessionDep, check_csrf, optional_console_subject
 from drivetrain.config import get_settings
 from drivetrain.kit.errors import Unauthorized
@@ -67,6 +67,14 @@ def login(
     except Unauthorized:
         return _login_page(request, next_path=_safe_next(next), error="login.failed", status=401)
     token, _ = service.open_console_session(session, user)
+    audit.record(
+        session,
+        service.subject_for(user, via="console"),
+        action="auth.login",
+        entity_type="user",
+        entity_id=user.id,
+        dealer_id=user.dealer_id,
+    )
     response = RedirectResponse(_safe_next(next), status_code=303)
     settings = get_settings()
     response.set_cookie(

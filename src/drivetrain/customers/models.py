@@ -49,6 +49,7 @@ class Customer(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_customer_dealer_id_id", "dealer_id", "id"),
         Index("ix_customer_consultant_id_id", "consultant_id", "id"),
+        Index("ix_customer_city_id", "city", "id"),
     )
     name: Mapped[str] = mapped_column(String(60), index=True)
     gender: Mapped[str | None] = mapped_column(String(1))  # m | f

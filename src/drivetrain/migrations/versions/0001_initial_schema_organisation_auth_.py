@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 14:20:54.466744
+Create Date: 2026-11-23 14:34:04.014650
 """
 
 from collections.abc import Sequence
@@ -237,6 +237,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer")),
     )
     with op.batch_alter_table("customer", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_city_id", ["city", "id"], unique=False)
         batch_op.create_index("ix_customer_consultant_id_id", ["consultant_id", "id"], unique=False)
         batch_op.create_index("ix_customer_dealer_id_id", ["dealer_id", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_customer_id_number_hash"), ["id_number_hash"], unique=False)
@@ -482,6 +483,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customer_id_number_hash"))
         batch_op.drop_index("ix_customer_dealer_id_id")
         batch_op.drop_index("ix_customer_consultant_id_id")
+        batch_op.drop_index("ix_customer_city_id")
 
     op.drop_table("customer")
     with op.batch_alter_table("console_session", schema=None) as batch_op:

@@ -1,0 +1,72 @@
+"""The demo world: deterministic for a seed, and every VIN, plate and phone in it is valid."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from drivetrain import demo, migrate
+from drivetrain.auth.models import User
+from drivetrain.customers.models import Customer, Vehicle
+from drivetrain.db import Database, open_database
+from drivetrain.kit.phone import normalize_phone
+from drivetrain.kit.plate import normalize_plate
+from drivetrain.kit.vin import normalize_vin
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _seeded(path: Path, *, seed: int, customers: int) -> Database:
+    db = open_database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    rng = random.Random(seed)
+    stores = demo.seed_world(db, rng=rng)
+    demo.seed_customers(db, stores, count=customers, rng=rng, now=NOW)
+    return db
+
+
+def _fingerprint(db: Database) -> list[tuple[str, str | None, str | None]]:
+    with db.session(write=False) as session:
+        rows = session.execute(
+            select(Customer.name, Customer.primary_phone, Vehicle.vin)
+            .outerjoin(Vehicle, Vehicle.owner_id == Customer.id)
+            .order_by(Customer.primary_phone)
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_same_seed_same_world_and_valid_identifiers(tmp_path: Path) -> None:
+    first = _seeded(tmp_path / "a.db", seed=7, customers=300)
+    second = _seeded(tmp_path / "b.db", seed=7, customers=300)
+    assert _fingerprint(first) == _fingerprint(second)
+    with first.session(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 300
+        vehicles = session.execute(select(Vehicle.vin, Vehicle.plate)).all()
+        phones = session.scalars(select(Customer.primary_phone)).all()
+        roles = dict(session.execute(select(User.role, func.count()).group_by(User.role)).all())
+    assert all(normalize_vin(vin) == vin for vin, _ in vehicles)
+    assert all(normalize_plate(plate) == plate for _, plate in vehicles if plate)
+    assert all(phone and normalize_phone(phone) == phone for phone in phones)
+    assert roles["store_manager"] == 572 and roles["regional_manager"] == 6 and roles["executive"] == 1
+    assert roles["sales_consultant"] >= 3 * 572
+    first.dispose()
+    second.dispose()
+
+
+def test_reporting_lines_reach_the_ceo(tmp_path: Path) -> None:
+    db = _seeded(tmp_path / "c.db", seed=1, customers=0)
+    with db.session(write=False) as session:
+        managers = dict(session.execute(select(User.id, User.manager_id)).all())
+        names = dict(session.execute(select(User.id, User.username)).all())
+        consultant = session.scalar(select(User.id).where(User.role == "sales_consultant").limit(1))
+    chain = []
+    current = consultant
+    while current is not None:
+        chain.append(names[current])
+        current = managers[current]
+    assert chain[0].startswith("sc_") and chain[1].startswith("sm_") and chain[2].startswith("region_")
+    assert chain[-2:] == ["ops_head", "ceo"]
+    db.dispose()
