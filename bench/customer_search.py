@@ -95,17 +95,15 @@ def samples(db: Database, count: int) -> dict[str, list[str]]:
     rng = random.Random(SEED + 1)
     with db.session(write=False) as session:
         total = session.scalar(select(func.count()).select_from(Vehicle)) or 1
-        offsets = sorted(rng.randrange(total) for _ in range(count))
-        vehicles = [
-            session.execute(
-                select(Vehicle.plate, Customer.primary_phone)
-                .join(Customer, Customer.id == Vehicle.owner_id)
-                .order_by(Vehicle.id)
-                .offset(offset)
-                .limit(1)
-            ).one()
-            for offset in offsets
-        ]
+        wanted = set(rng.sample(range(total), min(count, total)))
+        # One streaming pass picks the sampled rows; OFFSET per sample would rescan the table each time.
+        rows = session.execute(
+            select(Vehicle.plate, Customer.primary_phone)
+            .join(Customer, Customer.id == Vehicle.owner_id)
+            .execution_options(yield_per=10_000)
+        )
+        vehicles = [row for index, row in enumerate(rows) if index in wanted]
+        rng.shuffle(vehicles)
         dealers = list(session.scalars(select(Dealer.code)))
         cities = [c for c in session.scalars(select(Dealer.city).distinct()) if c]
         manager = session.scalar(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.world import World
 from typer.testing import CliRunner
 
 from drivetrain.cli import app as cli
+from tests.world import World
 
 
 def test_user_create_then_token_works_against_the_api(app: TestClient, world: World) -> None:

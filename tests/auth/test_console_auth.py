@@ -7,10 +7,10 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.world import PASSWORD, World
 
 from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.auth.models import AuditEntry, ConsoleSession, User
+from tests.world import PASSWORD, World
 
 
 def _login_token(client: TestClient) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.world import World, vin_for
 
 from drivetrain.auth.models import AuditEntry
 from drivetrain.customers.models import Customer, Vehicle
+from tests.world import World, vin_for
 
 
 def test_create_customer_normalises_phone_and_parses_address(client_for, session: Session) -> None:

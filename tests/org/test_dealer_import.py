@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.conftest import SHARED
 from typer.testing import CliRunner
 
 from drivetrain.auth.subject import SYSTEM
@@ -18,6 +17,7 @@ from drivetrain.db import Database
 from drivetrain.kit.importing import read_records
 from drivetrain.org.importer import import_dealers
 from drivetrain.org.models import Dealer, Region
+from tests.conftest import SHARED
 
 REAL_NETWORK = SHARED / "data" / "dealers_changan_ford_2018.json"
 PACKAGED = (

@@ -114,7 +114,7 @@ def _placement(
     dealer = _dealer_for(session, subject, dealer_code)
     if dealer is None and subject.dealer_id is not None:
         dealer = session.get(Dealer, subject.dealer_id)
-    if dealer is None and subject.scope not in (Scope.ALL,):
+    if dealer is None and subject.scope is not Scope.ALL:
         raise InvalidInput("dealer_code", "say which of your dealers holds this customer")
     user = _consultant_for(session, subject, consultant, dealer)
     if user is None and subject.scope is Scope.OWN:
@@ -375,7 +375,9 @@ def register_vehicle(
         raise Conflict(
             f"a vehicle with VIN {data.vin} is already registered",
         )
-    owner = _owner(session, subject, data.customer_id)
+    if data.customer_id is None and subject.scope is not Scope.ALL:
+        raise InvalidInput("customer_id", "a vehicle registered by a dealer needs its owner")
+    owner = _customer_in_scope(session, subject, data.customer_id) if data.customer_id else None
     placement = _series(session, data.series)
     selling = _dealer_for(session, subject, data.selling_dealer_code, field="selling_dealer_code")
     servicing = _dealer_for(session, subject, data.servicing_dealer_code, field="servicing_dealer_code")
@@ -424,11 +426,7 @@ def register_vehicle(
     return vehicle
 
 
-def _owner(session: Session, subject: AuthSubject, customer_id: str | None) -> Customer | None:
-    if customer_id is None:
-        if subject.scope is not Scope.ALL:
-            raise InvalidInput("customer_id", "a vehicle registered by a dealer needs its owner")
-        return None
+def _customer_in_scope(session: Session, subject: AuthSubject, customer_id: str) -> Customer:
     try:
         return CustomerRepository(session).get(subject, customer_id)
     except NotFound:
@@ -469,12 +467,14 @@ def update_vehicle(
     }
     if changes := audit.diff(before, after):
         vehicle.updated_at = clock.now()
+        owner = session.get(Customer, vehicle.owner_id) if vehicle.owner_id else None
         audit.record(
             session,
             subject,
             action="vehicle.update",
             entity_type="vehicle",
             entity_id=vehicle.id,
+            dealer_id=owner.dealer_id if owner else None,
             changes=changes,
         )
     session.flush()
@@ -486,8 +486,7 @@ def transfer_vehicle(
 ) -> Vehicle:
     """Resale: close the current ownership and open a new one; both owners' timelines record it."""
     subject.require(Permission.VEHICLES_WRITE)
-    new_owner = _owner(session, subject, data.customer_id)
-    assert new_owner is not None
+    new_owner = _customer_in_scope(session, subject, data.customer_id)
     if new_owner.id == vehicle.owner_id:
         raise InvalidInput("customer_id", "this customer already owns the vehicle")
     on = data.on or clock.now().date()
