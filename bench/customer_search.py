@@ -210,16 +210,18 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
+    # Runs of one backend keep the other backend's last figures in the results file.
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results: dict[str, Any] = {
         "benchmark": "customer_search",
         "bar_p95_ms": BAR_MS,
         "machine": f"{os.cpu_count()} cores",
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "backends": {},
+        "backends": previous.get("backends", {}),
     }
     for backend in args.backends.split(","):
         print(f"{backend}: {args.customers:,} customers", flush=True)
         results["backends"][backend] = run_backend(backend, args.customers, args.requests)
+        results["backends"][backend]["at"] = datetime.now(UTC).isoformat(timespec="seconds")
         for name, figure in results["backends"][backend]["figures"].items():
             verdict = "ok" if figure["p95_ms"] < BAR_MS else "OVER BAR"
             print(f"  {name:32s} p50 {figure['p50_ms']:7.2f} ms   p95 {figure['p95_ms']:7.2f} ms   {verdict}")

@@ -23,6 +23,8 @@ from drivetrain.db import Database, open_database, unit_of_work, use_database
 from drivetrain.kit import clock
 from tests.world import World, build_world, load_world
 
+# Tests drive the worker themselves; an app started inside a test must not run one on the test's connection.
+os.environ["DRIVETRAIN_RUN_WORKER"] = "false"
 PG_URL = os.environ.get("DRIVETRAIN_TEST_DATABASE_URL")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

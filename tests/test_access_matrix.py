@@ -30,27 +30,36 @@ NO_SUCH_ID = "01ZZZZZZZZZZZZZZZZZZZZZZZZ"
 
 @dataclass(frozen=True)
 class ObjectRoute:
-    """A route about one customer (or its car, or its dealer); ``body`` is a valid request body."""
+    """A route about one customer (or its car, lead, task, consultant or dealer); ``body`` is a request body.
 
-    target: str  # customer | vehicle | dealer
+    Write bodies are chosen so they cannot move the object out of anyone's scope mid-walk."""
+
+    target: str  # customer | vehicle | lead | task | staff | dealer
     body: Callable[[World, str], dict[str, Any]] | None = None
     console: bool = False
 
 
 @dataclass(frozen=True)
 class ListRoute:
-    """A list whose filter would find the customer's row; out of scope it must be missing."""
+    """A list whose filter would find the customer's row; out of scope it must be missing.
+
+    ``complete`` lists show every visible row (others, like "my tasks", show a subset)."""
 
     params: Callable[[World, str], dict[str, Any]]
     finds: Callable[[dict[str, Any], World, str], bool]
     console: bool = False
+    complete: bool = True
 
 
 @dataclass(frozen=True)
 class CreateRoute:
-    """Creating something placed at the customer's dealer or owned by the customer."""
+    """Creating something placed at the customer's dealer or owned by the customer.
+
+    ``leaked`` says whether a 201 answer shows or touched the out-of-scope customer."""
 
     body: Callable[[World, str, int], dict[str, Any]]
+    leaked: Callable[[dict[str, Any], World, str], bool]
+    level: str = "customer"  # what must be out of scope for the create to be refused: customer | dealer
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,11 @@ class Public:
 @dataclass(frozen=True)
 class OwnSubject:
     reason: str = "answers about the caller only"
+
+
+@dataclass(frozen=True)
+class Global:
+    reason: str
 
 
 def _dealer_of(key: str) -> str | None:
@@ -112,11 +126,75 @@ MATRIX: dict[tuple[str, str], Any] = {
             "name": "新客户",
             "phone": f"1390000{n:04d}",
             "dealer_code": _dealer_of(k) or "A1",
-        }
+        },
+        leaked=lambda body, w, k: body.get("dealer_code") == _dealer_of(k),
+        level="dealer",
     ),
     ("POST", "/api/v1/vehicles"): CreateRoute(
-        body=lambda w, k, n: {"vin": vin_for(5000 + n), "customer_id": w.customers[k]}
+        body=lambda w, k, n: {"vin": vin_for(5000 + n), "customer_id": w.customers[k]},
+        leaked=lambda body, w, k: True,
     ),
+    ("POST", "/api/v1/leads"): CreateRoute(
+        body=lambda w, k, n: {
+            "name": "来电客户",
+            "phone": w.phones[k],
+            "series": "锐界",
+            "channel": "hotline",
+            "source_ref": f"matrix-{n}",
+        },
+        leaked=lambda body, w, k: (
+            body["customer_id"] == w.customers[k] or body["customer_name"] == CUSTOMERS[k][2]
+        ),
+    ),
+    ("GET", "/api/v1/leads/{lead_id}"): ObjectRoute("lead"),
+    ("POST", "/api/v1/leads/{lead_id}/stage"): ObjectRoute("lead", body=lambda w, k: {"stage": "contacted"}),
+    ("POST", "/api/v1/leads/{lead_id}/reassign"): ObjectRoute(
+        "lead",
+        body=lambda w, k: {"consultant": "nobody", "reason": "matrix"},  # 422 when visible: moves nothing
+    ),
+    ("POST", "/api/v1/leads/{lead_id}/tasks"): ObjectRoute(
+        "lead", body=lambda w, k: {"due_at": "2026-12-02T10:00:00+08:00", "note": "回电"}
+    ),
+    ("POST", "/api/v1/tasks/{task_id}/done"): ObjectRoute("task"),
+    ("PUT", "/api/v1/staff/{username}/duty"): ObjectRoute("staff", body=lambda w, k: {"on_duty": True}),
+    ("PUT", "/api/v1/dealers/{code}/lead-intake"): ObjectRoute(
+        "dealer", body=lambda w, k: {"accepting": True}
+    ),
+    ("GET", "/api/v1/leads"): ListRoute(
+        params=lambda w, k: {"channel": "walk_in", "limit": 200}, finds=lambda p, w, k: w.leads[k] in _ids(p)
+    ),
+    ("GET", "/api/v1/tasks"): ListRoute(
+        params=lambda w, k: {"open": False},
+        finds=lambda p, w, k: w.tasks[k] in [t["id"] for t in p],
+        complete=False,
+    ),
+    ("GET", "/api/v1/lead-settings"): Global("the OEM's routing settings; no dealer data"),
+    ("PUT", "/api/v1/lead-settings"): Global("the OEM's routing settings; HQ permission checked"),
+    ("GET", "/api/v1/events"): OwnSubject("streams the caller's own events"),
+    ("GET", "/leads"): ListRoute(
+        params=lambda w, k: {}, finds=lambda html, w, k: f"/leads/{w.leads[k]}" in html, console=True
+    ),
+    ("GET", "/leads/board"): ListRoute(
+        params=lambda w, k: {}, finds=lambda html, w, k: f"/leads/{w.leads[k]}" in html, console=True
+    ),
+    ("GET", "/leads/{lead_id}"): ObjectRoute("lead", console=True),
+    ("POST", "/leads/{lead_id}/stage"): ObjectRoute("lead", console=True),
+    ("POST", "/leads/{lead_id}/tasks"): ObjectRoute("lead", console=True),
+    ("POST", "/leads/{lead_id}/reassign"): ObjectRoute("lead", console=True),
+    ("GET", "/test-drive"): Public("owner-side test-drive form"),
+    ("POST", "/test-drive"): Public("owner-side submission: rate-limited, form token, honeypot"),
+    ("GET", "/leads/settings"): Global("the OEM's routing settings page"),
+    ("POST", "/leads/settings"): Global("saves the OEM's routing settings; HQ permission checked"),
+    ("GET", "/api/v1/reports/lead-channels"): Global(
+        "totals over LeadRepository.readable; tests/leads/test_reports.py"
+    ),
+    ("GET", "/api/v1/reports/first-contact"): Global(
+        "totals over LeadRepository.readable; tests/leads/test_reports.py"
+    ),
+    ("POST", "/api/v1/leads/import"): Global(
+        "CSV capture at the caller's scope; tests/leads/test_importing.py"
+    ),
+    ("POST", "/api/v1/spend/import"): Global("OEM-level spend; HQ permission checked"),
     ("GET", "/api/v1/me"): OwnSubject(),
     ("GET", "/healthz"): Public("liveness"),
     ("GET", "/api/v1/openapi.json"): Public("the API description"),
@@ -201,10 +279,21 @@ def _path(template: str, world: World, key: str) -> str:
     values = {
         "customer_id": world.customers[key],
         "vehicle_id": world.vehicles[key],
+        "lead_id": world.leads[key],
+        "task_id": world.tasks[key],
+        "username": CUSTOMERS[key][1] or "nobody",
         "code": _dealer_of(key) or "NONE",
         "tag": "vip",
     }
     return template.format(**{name: values[name] for name in values if "{" + name + "}" in template})
+
+
+def _missing_path(template: str, world: World, key: str) -> str:
+    path = _path(template, world, key)
+    for known in (world.customers[key], world.vehicles[key], world.leads[key], world.tasks[key]):
+        path = path.replace(known, NO_SUCH_ID)
+    username = CUSTOMERS[key][1]
+    return path.replace(f"/staff/{username}/", "/staff/nobody/") if username else path
 
 
 OBJECT_ROUTES = [(m, p) for (m, p), spec in MATRIX.items() if isinstance(spec, ObjectRoute)]
@@ -220,7 +309,7 @@ def test_object_routes_answer_404_outside_scope(
     for subject in SUBJECTS:
         client = clients(subject, console=spec.console)
         for key in CUSTOMERS:
-            if spec.target == "dealer" and _dealer_of(key) is None:
+            if spec.target in ("dealer", "staff") and _dealer_of(key) is None:
                 continue
             body = spec.body(world, key) if spec.body else None
             headers = {"X-CSRF-Token": "unused"} if spec.console else {}
@@ -232,13 +321,7 @@ def test_object_routes_answer_404_outside_scope(
             else:
                 assert answer.status_code == 404, where
                 if not spec.console:  # the same answer as for an id that does not exist at all
-                    missing = client.request(
-                        method,
-                        _path(template, world, key)
-                        .replace(world.customers[key], NO_SUCH_ID)
-                        .replace(world.vehicles[key], NO_SUCH_ID),
-                        json=body,
-                    )
+                    missing = client.request(method, _missing_path(template, world, key), json=body)
                     assert answer.json()["detail"] == missing.json()["detail"], where
 
 
@@ -259,7 +342,7 @@ def test_lists_never_show_rows_outside_scope(
             target = "dealer" if "dealers" in template else "customer"
             if not _expected_visible(subject, key, target):
                 assert not found, where
-            elif template != "/api/v1/audit":
+            elif spec.complete and template != "/api/v1/audit":
                 assert found, where
 
 
@@ -275,10 +358,7 @@ def test_nothing_is_created_outside_scope(method: str, template: str, clients: C
                 continue  # an HQ customer has no dealer code to aim at
             answer = client.post(template, json=spec.body(world, key, number))
             where = f"{subject} POST {template} for {key}: {answer.status_code} {answer.text[:120]}"
-            if not _expected_visible(subject, key, "customer") and not _expected_visible(
-                subject, key, "dealer"
-            ):
-                assert answer.status_code in (403, 404, 422), where
-            elif answer.status_code == 201:
-                created = answer.json()
-                assert created.get("dealer_code", _dealer_of(key)) in (_dealer_of(key), None), where
+            if not _expected_visible(subject, key, spec.level) and answer.status_code == 201:
+                assert not spec.leaked(answer.json(), world, key), where
+            else:
+                assert answer.status_code in (201, 403, 404, 422), where

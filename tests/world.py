@@ -7,7 +7,7 @@ Built through the real services, so audit entries and timelines exist as in prod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,8 +17,12 @@ from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import SYSTEM, AuthSubject
 from drivetrain.customers import service as customers
+from drivetrain.customers.models import Customer
 from drivetrain.customers.schemas import CustomerCreate, VehicleCreate
 from drivetrain.kit.vin import make_vin
+from drivetrain.leads import service as lead_service
+from drivetrain.leads.models import Channel, FollowUpTask, Lead
+from drivetrain.leads.schemas import LeadCreate
 from drivetrain.org.catalog import ensure_catalog
 from drivetrain.org.models import DEFAULT_WORKING_HOURS, Dealer, DealerGroup, Oem, Region
 
@@ -88,6 +92,8 @@ class World:
     customers: dict[str, str] = field(default_factory=dict)
     vehicles: dict[str, str] = field(default_factory=dict)
     phones: dict[str, str] = field(default_factory=dict)
+    leads: dict[str, str] = field(default_factory=dict)
+    tasks: dict[str, str] = field(default_factory=dict)
 
     def subject(self, username: str, *, via: str = "api") -> AuthSubject:
         return auth_service.subject_for(self.users[username], via=via)
@@ -127,6 +133,7 @@ def build_world(session: Session) -> World:
         world.users[username] = auth_service.create_user(
             session, SYSTEM, username=username, password=PASSWORD, role=role, anchor=anchor
         )
+        world.users[username].wecom_userid = username
     for key, (dealer, consultant, name, phone, serial) in CUSTOMERS.items():
         customer = customers.create_customer(
             session,
@@ -154,8 +161,39 @@ def build_world(session: Session) -> World:
         world.customers[key] = customer.id
         world.vehicles[key] = vehicle.id
         world.phones[key] = "+86" + phone
+    _leads(session, world)
     session.flush()
     return world
+
+
+# Who captures each customer's lead: their consultant (so it stays with them), or HQ for the HQ customer.
+LEAD_CAPTURED_BY = {
+    "cust_a1": "sc_a1",
+    "cust_a1b": "sc_a1b",
+    "cust_a2": "sm_a2",
+    "cust_b1": "sc_b1",
+    "cust_hq": "integration",
+}
+
+
+def _leads(session: Session, world: World) -> None:
+    """One open lead per customer, held like the customer is; the HQ customer's lead waits in the HQ pool."""
+    for key, username in LEAD_CAPTURED_BY.items():
+        _dealer, _consultant, name, phone, _serial = CUSTOMERS[key]
+        data = LeadCreate(
+            name=name, phone=phone, series="锐界", channel=Channel.WALK_IN, source_ref=f"world-{key}"
+        )
+        lead = lead_service.capture(session, world.subject(username), data=data).lead
+        if key == "cust_hq":  # as if nothing could route it: lead and customer stay with HQ
+            lead.dealer_id = lead.consultant_id = lead.first_contact_due_at = None
+            customer = session.get(Customer, lead.customer_id)
+            assert customer is not None
+            customer.dealer_id = customer.consultant_id = None
+        task = lead_service.add_task(
+            session, world.subject("hq_admin"), lead, due_at=datetime(2026, 12, 1, tzinfo=UTC), note="回访"
+        )
+        world.leads[key] = lead.id
+        world.tasks[key] = task.id
 
 
 def load_world(session: Session) -> World:
@@ -172,4 +210,8 @@ def load_world(session: Session) -> World:
         )
         world.vehicles[key] = session.scalar(select(Vehicle.id).where(Vehicle.vin == vin_for(serial)))
         world.phones[key] = e164
+        world.leads[key] = session.scalar(select(Lead.id).where(Lead.source_ref == f"world-{key}"))
+        world.tasks[key] = session.scalar(
+            select(FollowUpTask.id).where(FollowUpTask.lead_id == world.leads[key])
+        )
     return world

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
@@ -14,11 +17,18 @@ from starlette.exceptions import HTTPException
 from drivetrain import models  # noqa: F401 - registers every table
 from drivetrain.auth import api as auth_api
 from drivetrain.auth import views as auth_views
+from drivetrain.config import get_settings
 from drivetrain.customers import api as customers_api
 from drivetrain.customers import views as customers_views
 from drivetrain.db import database
+from drivetrain.jobs import api as jobs_api
+from drivetrain.jobs.worker import Worker
 from drivetrain.kit import problems
 from drivetrain.kit.errors import DomainError, Unauthorized
+from drivetrain.leads import api as leads_api
+from drivetrain.leads import public as leads_public
+from drivetrain.leads import reports_api as leads_reports_api
+from drivetrain.leads import views as leads_views
 from drivetrain.org import api as org_api
 from drivetrain.org import views as org_views
 from drivetrain.web.templating import WEB_DIR, LoginRequired, render
@@ -55,13 +65,30 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth_api, customers_api, org_api):
+    for module in (auth_api, customers_api, org_api, leads_api, leads_reports_api, jobs_api):
         api.include_router(module.router)
     return api
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """`serve` runs the worker in-process unless DRIVETRAIN_RUN_WORKER=false (then: `drivetrain worker`)."""
+    stop = threading.Event()
+    thread = None
+    if get_settings().run_worker:
+        thread = threading.Thread(
+            target=Worker().run_forever, args=(stop,), name="drivetrain-worker", daemon=True
+        )
+        thread.start()
+    yield
+    stop.set()
+    if thread is not None:
+        thread.join(timeout=10)
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="Drivetrain",
         version="0.1.0",
         summary="Customer operations for car makers, dealer networks and owners",
@@ -71,7 +98,7 @@ def create_app() -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.include_router(_api_router())
-    for module in (auth_views, customers_views, org_views):
+    for module in (auth_views, customers_views, org_views, leads_views, leads_public):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.add_exception_handler(DomainError, _domain_error)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+import signal
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,8 +30,10 @@ from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.db import database, unit_of_work
+from drivetrain.jobs.worker import Worker
 from drivetrain.kit.errors import DomainError
-from drivetrain.kit.importing import read_records
+from drivetrain.kit.importing import ImportReport, read_records
+from drivetrain.leads import importing as lead_imports
 from drivetrain.org.importer import import_dealers
 
 app = typer.Typer(
@@ -66,9 +71,29 @@ def serve(
     uvicorn.run("drivetrain.app:create_app", factory=True, host=host, port=port, log_level="info")
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Catch up on everything due, then exit")] = False,
+) -> None:
+    """Run the worker: first-contact deadlines, outbox delivery. Several may run at once."""
+    runner = Worker()
+    if once:
+        console.print(f"{runner.run_until_idle()} rows acted on")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        runner.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 @app.command("demo")
 def demo_command(
     customers: Annotated[int, typer.Option(min=0, help="How many demo customers")] = 5000,
+    leads: Annotated[
+        int, typer.Option(min=0, help="How many demo leads, routed through the real flow")
+    ] = 300,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world")] = 2026,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve when seeded")] = True,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -80,13 +105,13 @@ def demo_command(
     if demo.already_seeded(db):
         console.print("demo data already present; keeping it (delete ./var/ to start afresh)")
     else:
-        _seed(customers, seed)
+        _seed(customers, leads, seed)
     _print_logins()
     if serve_after:
         serve(host=host, port=port)
 
 
-def _seed(customers: int, seed: int) -> None:
+def _seed(customers: int, leads: int, seed: int) -> None:
     rng = random.Random(seed)
     with console.status("loading the dealer network and staff…"):
         stores = demo.seed_world(database(), rng=rng)
@@ -108,6 +133,8 @@ def _seed(customers: int, seed: int) -> None:
             now=datetime.now(UTC),
             progress=lambda n: progress.advance(task, n),
         )
+    with console.status(f"capturing {leads} leads through routing…"):
+        demo.seed_leads(database(), count=leads, rng=rng, now=datetime.now(UTC))
 
 
 def _print_logins() -> None:
@@ -142,6 +169,59 @@ def import_dealers_command(
         f"{len(records)} rows: {report.created} created, {report.updated} updated, "
         f"{report.unchanged} unchanged, {len(report.errors)} rejected"
     )
+
+
+def _records(file: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON array or a CSV file (UTF-8 or GBK), or a clean exit saying why not."""
+    try:
+        return lead_imports.read_file(file)
+    except (ValueError, DomainError) as error:
+        raise _fail(str(error)) from None
+
+
+def _print_import(report: ImportReport, rows: int) -> None:
+    for rejected in report.errors:
+        console.print(f"[yellow]row {rejected.row}[/yellow] {rejected.field}: {escape(rejected.reason)}")
+    console.print(
+        f"{rows} rows: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.errors)} rejected"
+    )
+
+
+@import_app.command("leads")
+def import_leads_command(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header (UTF-8 or GBK), or JSON")
+    ],
+) -> None:
+    """Capture leads; bad rows are reported by row number, good ones kept; importing twice adds nothing."""
+    records = _records(file)
+    migrations.upgrade(database())
+    try:
+        with unit_of_work() as session:
+            report = lead_imports.import_leads(
+                session, SYSTEM, records, idempotent_prefix=lead_imports.IMPORT_SOURCE_PREFIX
+            )
+    except DomainError as error:
+        raise _fail(error.detail) from None
+    _print_import(report, len(records))
+
+
+@import_app.command("spend")
+def import_spend_command(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV: date, channel, campaign, amount")
+    ],
+) -> None:
+    """Load channel and campaign spend; a day's changed amount updates, the same one changes nothing."""
+    records = _records(file)
+    migrations.upgrade(database())
+    try:
+        with unit_of_work() as session:
+            report = lead_imports.import_spend(session, SYSTEM, records)
+    except DomainError as error:
+        raise _fail(error.detail) from None
+    _print_import(report, len(records))
 
 
 @user_app.command("create")

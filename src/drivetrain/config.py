@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1, description="Console session lifetime.")
     default_locale: str = Field(default="zh-CN")
     log_sql: bool = False
+    run_worker: bool = Field(default=True, description="Run the worker inside `serve` (one process setups).")
 
 
 @lru_cache

@@ -34,6 +34,9 @@ from drivetrain.customers.models import (
 from drivetrain.db import Database, unit_of_work
 from drivetrain.kit.ids import new_id
 from drivetrain.kit.vin import make_vin
+from drivetrain.leads import service as leads
+from drivetrain.leads.models import ChannelSpend
+from drivetrain.leads.schemas import LeadCreate, StageChange
 from drivetrain.org.catalog import BRAND_WMI, ensure_catalog
 from drivetrain.org.importer import import_dealers
 from drivetrain.org.models import Dealer, DealerGroup, Region, Series
@@ -516,3 +519,72 @@ def seed_world(db: Database, *, rng: random.Random) -> list[StoreStaff]:
         dealers = load_network(session)
         groups = form_groups(session, dealers, rng)
         return seed_staff(session, dealers, groups, rng)
+
+
+CAMPAIGNS = {
+    "ad": ["抖音信息流", "懂车帝询价", "百度搜索"],
+    "website": ["官网预约试驾"],
+    "wecom": ["企微社群"],
+    "mini_program": ["小程序预约"],
+    "hotline": ["400热线"],
+    "live_stream": ["总裁直播间"],
+    "exec_social": ["总裁微博"],
+    "event": ["车展"],
+    "referral": ["老带新"],
+}
+DEMO_LEAD_STAGES = (
+    ["new"] * 5
+    + ["contacted"] * 3
+    + ["test_drive_scheduled", "test_drive_done", "negotiating", "ordered", "won", "lost"]
+)
+STAGE_PATH = ["contacted", "test_drive_scheduled", "test_drive_done", "negotiating", "ordered", "won"]
+
+
+def seed_leads(db: Database, *, count: int, rng: random.Random, now: datetime) -> None:
+    """Leads through the real capture flow (routing, SLA, notifications), some moved along the pipeline."""
+    with db.session(write=False) as session:
+        dealers = [(d.province, d.city, d.district) for d in session.scalars(select(Dealer)) if d.district]
+        series = list(session.scalars(select(Series.name)))
+        owners = list(session.scalars(select(Customer.primary_phone).limit(max(count // 5, 1))))
+    with unit_of_work(db) as session:
+        operator = session.scalar(select(User).where(User.username == "ops_head"))
+        assert operator is not None, "seed_world first"
+        hq = auth_service.subject_for(operator, via="cli")
+        generator = CustomerGenerator(rng, [], [], now=now)
+        for n in range(count):
+            channel = rng.choice(list(CAMPAIGNS))
+            province, city, district = rng.choice(dealers)
+            phone = rng.choice(owners) if owners and rng.random() < 0.15 else generator.phone()
+            data = LeadCreate(
+                name=generator.name()[0],
+                phone=phone or generator.phone(),
+                series=rng.choice(series),
+                address=f"{province}{city}{district}{rng.choice(STREETS)}{rng.randint(1, 300)}号",
+                channel=channel,
+                campaign=rng.choice(CAMPAIGNS[channel]),
+                source_ref=f"demo-{n}",
+            )
+            captured = leads.capture(session, hq, data=data)
+            if captured.deduplicated:
+                continue
+            lead = captured.lead
+            target = rng.choice(DEMO_LEAD_STAGES)
+            path = (
+                []
+                if target == "new"
+                else (["lost"] if target == "lost" else STAGE_PATH[: STAGE_PATH.index(target) + 1])
+            )
+            for stage in path:
+                reason = "价格未谈拢" if stage == "lost" else None
+                leads.change_stage(session, hq, lead, data=StageChange(stage=stage, lost_reason=reason))
+        for day in range(30):
+            for channel, campaigns in CAMPAIGNS.items():
+                for campaign in campaigns:
+                    session.add(
+                        ChannelSpend(
+                            spend_on=(now - timedelta(days=day)).date(),
+                            channel=channel,
+                            campaign=campaign,
+                            amount=rng.randint(200, 5000),
+                        )
+                    )

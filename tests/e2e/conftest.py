@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -33,6 +34,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+class LiveServer(NamedTuple):
+    """Where the server answers, and the database it serves (for the CLI, e.g. to create tokens)."""
+
+    base: str
+    database_url: str
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -54,8 +62,8 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def live_server(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The base URL of ``drivetrain serve`` on a migrated database with the world in it."""
+def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """``drivetrain serve`` on a migrated database with the world in it."""
     schema = None
     tmp = tempfile.TemporaryDirectory(prefix="drivetrain-e2e-")
     if request.param == "postgresql":
@@ -70,7 +78,11 @@ def live_server(request: pytest.FixtureRequest) -> Iterator[str]:
         build_world(session)
     db.dispose()
     port = _free_port()
-    env = {**os.environ, "DRIVETRAIN_DATABASE_URL": url}
+    env = {
+        **os.environ,
+        "DRIVETRAIN_DATABASE_URL": url,
+        "DRIVETRAIN_RUN_WORKER": "true",
+    }  # as `serve` runs it
     process = subprocess.Popen(
         [sys.executable, "-m", "drivetrain.cli", "serve", "--port", str(port)],
         env=env,
@@ -80,7 +92,7 @@ def live_server(request: pytest.FixtureRequest) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, process)
-        yield base
+        yield LiveServer(base, url)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, LiveServer
 from tests.world import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -20,16 +20,16 @@ def _login(page: Any, base: str, username: str) -> None:
     page.wait_for_url(f"{base}/customers")
 
 
-def test_consultant_finds_customer_by_phone_and_opens_360(live_server: str, browser: Any) -> None:
+def test_consultant_finds_customer_by_phone_and_opens_360(live_server: LiveServer, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
-    _login(page, live_server, "sc_a1")
+    _login(page, live_server.base, "sc_a1")
     page.fill("input[name=q]", "138 0000 0001")  # typed the way people type it
     row_link = page.locator("#results a", has_text="张伟")
     row_link.wait_for()
     assert page.locator("#results tbody tr").count() == 1
     row_link.click()
-    page.wait_for_url(f"{live_server}/customers/*")
+    page.wait_for_url(f"{live_server.base}/customers/*")
     assert page.locator("h1").inner_text().startswith("张伟")
     assert "+8613800000001" in page.locator(".facts").inner_text()
     assert page.locator(".vehicle").count() == 1
@@ -39,23 +39,23 @@ def test_consultant_finds_customer_by_phone_and_opens_360(live_server: str, brow
     context.close()
 
 
-def test_consultant_cannot_find_another_consultants_customer(live_server: str, browser: Any) -> None:
+def test_consultant_cannot_find_another_consultants_customer(live_server: LiveServer, browser: Any) -> None:
     context = browser.new_context()
     page = context.new_page()
-    _login(page, live_server, "sc_a1")
-    page.goto(f"{live_server}/customers?q=13800000002")
+    _login(page, live_server.base, "sc_a1")
+    page.goto(f"{live_server.base}/customers?q=13800000002")
     assert page.locator("#results tbody tr").count() == 0
     context.close()
 
 
-def test_language_switch_and_phone_layout(live_server: str, browser: Any) -> None:
+def test_language_switch_and_phone_layout(live_server: LiveServer, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
-    _login(page, live_server, "sm_a1")
+    _login(page, live_server.base, "sm_a1")
     assert page.locator("h1").inner_text() == "客户"
     page.click("a.lang")
     assert page.locator("h1").inner_text() == "Customers"
-    page.goto(f"{live_server}/dealers/A1")
+    page.goto(f"{live_server.base}/dealers/A1")
     assert "杭州滨江福特4S店" in page.locator("h1").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dealer_page_phone.png"), full_page=True)

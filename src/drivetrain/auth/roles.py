@@ -38,11 +38,21 @@ class Permission(StrEnum):
     STAFF_READ = "staff:read"
     STAFF_MANAGE = "staff:manage"
     AUDIT_READ = "audit:read"
+    LEADS_READ = "leads:read"
+    LEADS_CAPTURE = "leads:capture"
+    LEADS_WORK = "leads:work"
+    """Move stages, log follow-ups."""
+    LEADS_ASSIGN = "leads:assign"
+    """Reassign leads; set a dealer's capacity and its consultants' duty."""
+    LEADS_CONFIGURE = "leads:configure"
+    """The OEM's routing and first-contact SLA settings."""
+    REPORTS_READ = "reports:read"
 
 
 P = Permission
-_READ_CRM = {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.STAFF_READ}
-_WRITE_CRM = {P.CUSTOMERS_WRITE, P.VEHICLES_WRITE}
+_READ_CRM = {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.STAFF_READ, P.LEADS_READ, P.REPORTS_READ}
+_WRITE_CRM = {P.CUSTOMERS_WRITE, P.VEHICLES_WRITE, P.LEADS_CAPTURE, P.LEADS_WORK}
+_MANAGE_LEADS = {P.LEADS_ASSIGN, P.LEADS_CONFIGURE}
 
 ROLE_SCOPE: dict[Role, Scope] = {
     Role.HQ_ADMIN: Scope.ALL,
@@ -58,14 +68,16 @@ ROLE_SCOPE: dict[Role, Scope] = {
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.HQ_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ}),
-    Role.HQ_OPS: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
-    Role.QUALITY_ENGINEER: frozenset({P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ}),
+    Role.HQ_ADMIN: frozenset(
+        _READ_CRM | _WRITE_CRM | _MANAGE_LEADS | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ}
+    ),
+    Role.HQ_OPS: frozenset(_READ_CRM | _WRITE_CRM | _MANAGE_LEADS | {P.PII_READ}),
+    Role.QUALITY_ENGINEER: frozenset({P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.REPORTS_READ}),
     Role.EXECUTIVE: frozenset(_READ_CRM | {P.AUDIT_READ}),
     Role.INTEGRATION: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
     Role.REGIONAL_MANAGER: frozenset(_READ_CRM),
     Role.GROUP_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | {P.STAFF_MANAGE}),
-    Role.STORE_MANAGER: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ, P.STAFF_MANAGE}),
+    Role.STORE_MANAGER: frozenset(_READ_CRM | _WRITE_CRM | {P.LEADS_ASSIGN, P.PII_READ, P.STAFF_MANAGE}),
     Role.SALES_CONSULTANT: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
     Role.SERVICE_ADVISOR: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
 }

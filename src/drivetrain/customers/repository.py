@@ -92,6 +92,17 @@ class CustomerRepository:
             )
         return list(self.session.scalars(keyset(stmt, Customer.id, cursor=cursor, limit=limit)))
 
+    def by_mobile(self, e164: str) -> Customer | None:
+        """Identity lookup for capture and matching (system level, not a display read): the newest holder."""
+        stmt = (
+            select(Customer)
+            .join(ContactPoint, ContactPoint.customer_id == Customer.id)
+            .where(ContactPoint.kind == ContactKind.MOBILE, ContactPoint.value == e164)
+            .order_by(Customer.id.desc())
+            .limit(1)
+        )
+        return self.session.scalar(stmt)
+
     def count_at_dealer(self, subject: AuthSubject, dealer_id: str) -> int:
         stmt = self.readable(subject).where(Customer.dealer_id == dealer_id)
         return self.session.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0

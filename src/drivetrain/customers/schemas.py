@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from drivetrain.customers.models import ConsentChannel, ConsentPurpose, ConsentStatus, ContactKind
-from drivetrain.kit.validators import Email, IdNumber, Name, Phone, Plate, Vin
+from drivetrain.kit.validators import Email, IdNumber, Name, Phone, Plate, Text, Vin
 
 
 class ConsentIn(BaseModel):
@@ -16,7 +16,7 @@ class ConsentIn(BaseModel):
     purpose: ConsentPurpose
     channel: ConsentChannel = ConsentChannel.ANY
     status: ConsentStatus
-    source: str = Field(
+    source: Text = Field(
         min_length=1, max_length=60, description="Where the decision was given: form, hotline, wecom …"
     )
 
@@ -25,17 +25,17 @@ class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Name
     phone: Phone
-    address: str | None = Field(default=None, max_length=200)
-    dealer_code: str | None = Field(default=None, max_length=20)
-    consultant: str | None = Field(default=None, description="Username of the assigned consultant")
+    address: Text | None = Field(default=None, max_length=200)
+    dealer_code: Text | None = Field(default=None, max_length=20)
+    consultant: Text | None = Field(default=None, description="Username of the assigned consultant")
     email: Email | None = None
     id_number: IdNumber | None = None
-    gender: str | None = Field(default=None, pattern="^[mf]$")
-    wechat_unionid: str | None = Field(default=None, max_length=120)
-    wecom_external_userid: str | None = Field(default=None, max_length=120)
+    gender: Text | None = Field(default=None, pattern="^[mf]$")
+    wechat_unionid: Text | None = Field(default=None, max_length=120)
+    wecom_external_userid: Text | None = Field(default=None, max_length=120)
     consents: list[ConsentIn] = Field(default_factory=list, max_length=20)
-    tags: list[str] = Field(default_factory=list, max_length=20)
-    source: str | None = Field(default=None, max_length=30)
+    tags: list[Text] = Field(default_factory=list, max_length=20)
+    source: Text | None = Field(default=None, max_length=30)
 
     @field_validator("tags")
     @classmethod
@@ -49,17 +49,17 @@ class CustomerUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Name | None = None
     phone: Phone | None = None
-    address: str | None = Field(default=None, max_length=200)
+    address: Text | None = Field(default=None, max_length=200)
     email: Email | None = None
     id_number: IdNumber | None = None
-    gender: str | None = Field(default=None, pattern="^[mf]$")
-    dealer_code: str | None = Field(default=None, max_length=20)
+    gender: Text | None = Field(default=None, pattern="^[mf]$")
+    dealer_code: Text | None = Field(default=None, max_length=20)
     consultant: str | None = None
 
 
 class TagsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tags: list[str] = Field(min_length=1, max_length=20)
+    tags: list[Text] = Field(min_length=1, max_length=20)
 
     @field_validator("tags")
     @classmethod
@@ -105,7 +105,7 @@ class CustomerRead(CustomerSummary):
     address: str | None
     province: str | None
     adcode: str | None
-    id_number: str | None = Field(description="Only the last 4 characters are ever stored")
+    id_number: Text | None = Field(description="Only the last 4 characters are ever stored")
     contact_points: list[ContactPointRead]
     consents: list[ConsentRead] = Field(description="The decision in force per purpose and channel")
     tags: list[str]
@@ -119,7 +119,7 @@ class VehicleCreate(BaseModel):
     vin: Vin
     customer_id: str | None = None
     plate: Plate | None = None
-    series: str | None = Field(default=None, max_length=60)
+    series: Text | None = Field(default=None, max_length=60)
     model_year: int | None = Field(default=None, ge=1990, le=2100)
     purchase_date: date | None = None
     selling_dealer_code: str | None = None

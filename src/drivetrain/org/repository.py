@@ -69,7 +69,7 @@ class StaffRepository:
     def by_username(self, subject: AuthSubject, username: str) -> User:
         user = self.session.scalar(self.readable(subject).where(User.username == username))
         if user is None:
-            raise NotFound(f"no staff member {username}")
+            raise NotFound("no such staff member")
         return user
 
     def usernames(self, user_ids: set[str]) -> dict[str, str]:

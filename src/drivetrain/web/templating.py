@@ -35,7 +35,12 @@ templates.env.filters["local"] = local_time
 
 @lru_cache
 def catalog(locale: str) -> dict[str, str]:
-    return dict(json.loads((WEB_DIR / "i18n" / f"{locale}.json").read_text(encoding="utf-8")))
+    """``i18n/<locale>.json`` plus each domain's ``i18n/<locale>.<domain>.json``."""
+    texts: dict[str, str] = {}
+    for path in sorted((WEB_DIR / "i18n").glob(f"{locale}*.json")):
+        if path.stem == locale or path.stem.startswith(f"{locale}."):
+            texts.update(json.loads(path.read_text(encoding="utf-8")))
+    return texts
 
 
 def locale_of(request: Request) -> str:
@@ -71,6 +76,7 @@ def console_subject(request: Request, session: SessionDep) -> AuthSubject:
 ConsoleSubject = Annotated[AuthSubject, Depends(console_subject)]
 
 NAV_BY_PERMISSION: list[tuple[str, str, Permission]] = [
+    ("leads", "/leads", Permission.LEADS_READ),
     ("customers", "/customers", Permission.CUSTOMERS_READ),
     ("dealers", "/dealers", Permission.DEALERS_READ),
 ]

@@ -1,0 +1,75 @@
+"""``GET /api/v1/events``: the signed-in subject's events as Server-Sent Events.
+
+A reconnect with ``Last-Event-ID`` resumes after that event, so nothing is lost. Without it
+the stream starts at "now". Wake-ups come from the in-process broker; a poll every
+``POLL_SECONDS`` picks up events written by other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from drivetrain.auth.deps import SubjectDep
+from drivetrain.db import database
+from drivetrain.jobs import events
+from drivetrain.jobs.broker import broker
+from drivetrain.jobs.models import Event
+
+router = APIRouter(tags=["events"])
+POLL_SECONDS = 1.0
+
+
+def _read(recipient_id: str, after_id: int) -> list[Event]:
+    with database().session(write=False) as session:
+        return events.events_after(session, recipient_id, after_id)
+
+
+def _latest(recipient_id: str) -> int:
+    with database().session(write=False) as session:
+        return events.latest_event_id(session, recipient_id)
+
+
+async def _stream(
+    request: Request, recipient_id: str, after_id: int | None
+) -> AsyncIterator[ServerSentEvent]:
+    signal = broker.subscribe(recipient_id)
+    try:
+        last = after_id if after_id is not None else await anyio.to_thread.run_sync(_latest, recipient_id)
+        yield ServerSentEvent(comment="connected")
+        while not await request.is_disconnected():
+            signal.clear()
+            for event in await anyio.to_thread.run_sync(_read, recipient_id, last):
+                last = event.id
+                payload = {"type": event.type, "at": event.at.isoformat(), **event.payload}
+                yield ServerSentEvent(
+                    data=json.dumps(payload, ensure_ascii=False), event=event.type, id=str(event.id)
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), timeout=POLL_SECONDS)
+    finally:
+        broker.unsubscribe(recipient_id, signal)
+
+
+@router.get(
+    "/events",
+    summary="Your events as Server-Sent Events (text/event-stream)",
+    response_class=EventSourceResponse,
+)
+async def stream_events(
+    request: Request,
+    subject: SubjectDep,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="Same as Last-Event-ID, for clients that cannot set it")
+    ] = None,
+) -> EventSourceResponse:
+    resume = last_event_id if last_event_id is not None else after
+    return EventSourceResponse(_stream(request, subject.user_id, resume), ping=15)

@@ -1,0 +1,87 @@
+"""The outbox: messages to WeCom, SMS and webhooks, written in the transaction of the change.
+
+The worker delivers them with retries and exponential backoff; after ``MAX_ATTEMPTS`` a
+message is dead and stays visible with its last error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from drivetrain.db import Database, unit_of_work
+from drivetrain.jobs.claims import claim_due
+from drivetrain.jobs.models import OutboxMessage
+from drivetrain.kit import clock
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=5)
+LONGEST_WAIT = timedelta(hours=1)
+Deliverer = Callable[[dict[str, Any]], None]
+
+
+def enqueue(session: Session, topic: str, payload: dict[str, Any]) -> OutboxMessage:
+    message = OutboxMessage(topic=topic, payload=payload, due_at=clock.now(), created_at=clock.now())
+    session.add(message)
+    return message
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … capped at an hour."""
+    delay: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    return min(delay, LONGEST_WAIT)
+
+
+def _settle(message: OutboxMessage, error: str | None) -> None:
+    now = clock.now()
+    message.attempts += 1
+    message.claimed_by = message.claimed_until = None
+    if error is None:
+        message.status, message.sent_at, message.last_error = "sent", now, None
+        return
+    message.last_error = error[:2000]
+    if message.attempts >= MAX_ATTEMPTS:
+        message.status = "dead"
+    else:
+        message.due_at = now + retry_delay(message.attempts)
+
+
+def deliver_due(db: Database, deliverers: Mapping[str, Deliverer], *, worker_id: str, limit: int = 50) -> int:
+    """Deliver one batch; returns how many messages were tried."""
+    with unit_of_work(db) as session:
+        ids = claim_due(
+            session,
+            OutboxMessage,
+            due_col=OutboxMessage.due_at,
+            ready=OutboxMessage.status == "pending",
+            now=clock.now(),
+            worker_id=worker_id,
+            lease=timedelta(minutes=2),
+            limit=limit,
+        )
+    for message_id in ids:
+        with unit_of_work(db) as session:
+            message = session.get(OutboxMessage, message_id)
+            if message is None or message.status != "pending" or message.claimed_by != worker_id:
+                continue
+            deliver = deliverers.get(message.topic)
+            error = None
+            try:
+                if deliver is None:
+                    raise LookupError(f"no deliverer for topic {message.topic}")
+                deliver(message.payload)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            _settle(message, error)
+    return len(ids)
+
+
+def dead_letters(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
+    stmt = (
+        select(OutboxMessage).where(OutboxMessage.status == "dead").order_by(OutboxMessage.created_at.desc())
+    )
+    return list(session.scalars(stmt.limit(limit)))

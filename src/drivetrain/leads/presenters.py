@@ -1,0 +1,134 @@
+"""Shape leads for one subject, in a bounded number of queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from drivetrain.auth.models import User
+from drivetrain.auth.roles import Permission
+from drivetrain.auth.subject import AuthSubject
+from drivetrain.customers.models import Customer
+from drivetrain.kit.phone import mask_phone
+from drivetrain.leads.models import Channel, Lead, Stage
+from drivetrain.leads.repository import LeadRepository
+from drivetrain.leads.schemas import (
+    Explanation,
+    HistoryRead,
+    LeadDetail,
+    LeadRead,
+    RoutingRead,
+    TaskRead,
+    TouchRead,
+)
+from drivetrain.org.models import Dealer, Series
+
+
+def _explanations(items: list[dict[str, Any]], locale: str) -> list[Explanation]:
+    text_key = "zh" if locale == "zh-CN" else "en"
+    return [Explanation(code=i["code"], text=i[text_key], data=i["data"]) for i in items]
+
+
+def lead_reads(
+    session: Session,
+    subject: AuthSubject,
+    leads: list[Lead],
+    *,
+    locale: str = "zh-CN",
+    deduplicated: bool = False,
+) -> list[LeadRead]:
+    reveal = subject.can(Permission.PII_READ)
+    customers = {
+        c.id: c
+        for c in session.scalars(
+            select(Customer).where(Customer.id.in_({lead.customer_id for lead in leads}))
+        )
+    }
+    series = dict(
+        session.execute(
+            select(Series.id, Series.name).where(Series.id.in_({x.series_id for x in leads}))
+        ).all()
+    )
+    dealer_ids = {x.dealer_id for x in leads if x.dealer_id}
+    dealers = (
+        {d.id: d for d in session.scalars(select(Dealer).where(Dealer.id.in_(dealer_ids)))}
+        if dealer_ids
+        else {}
+    )
+    user_ids = {x.consultant_id for x in leads if x.consultant_id}
+    users = (
+        dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
+    reads = []
+    for lead in leads:
+        customer = customers[lead.customer_id]
+        phone = customer.primary_phone
+        dealer = dealers.get(lead.dealer_id) if lead.dealer_id else None
+        reads.append(
+            LeadRead(
+                id=lead.id,
+                status=Stage(lead.stage),
+                customer_id=customer.id,
+                customer_name=customer.name,
+                phone=(phone if reveal else mask_phone(phone)) if phone else None,
+                series=series[lead.series_id],
+                channel=Channel(lead.channel),
+                campaign=lead.campaign,
+                dealer_code=dealer.code if dealer else None,
+                dealer_name=dealer.name if dealer else None,
+                consultant=users.get(lead.consultant_id) if lead.consultant_id else None,
+                routing=RoutingRead(
+                    dealer=_explanations(lead.routing.get("dealer", []), locale),
+                    consultant=_explanations(lead.routing.get("consultant", []), locale),
+                ),
+                deduplicated=deduplicated,
+                first_contact_due_at=lead.first_contact_due_at,
+                first_contacted_at=lead.first_contacted_at,
+                sla_breaches=lead.sla_breaches,
+                lost_reason=lead.lost_reason,
+                created_at=lead.created_at,
+                updated_at=lead.updated_at,
+            )
+        )
+    return reads
+
+
+def lead_detail(session: Session, subject: AuthSubject, lead: Lead, *, locale: str = "zh-CN") -> LeadDetail:
+    repo = LeadRepository(session)
+    history = repo.history(lead.id)
+    tasks = repo.tasks(lead.id)
+    names_needed = {h.actor_id for h in history if h.actor_id} | {
+        t.assignee_id for t in tasks if t.assignee_id
+    }
+    names_needed |= {v for h in history for v in (h.from_value, h.to_value) if v and h.kind != "stage"}
+    names = dict(session.execute(select(User.id, User.username).where(User.id.in_(names_needed))).all())
+    return LeadDetail(
+        **lead_reads(session, subject, [lead], locale=locale)[0].model_dump(),
+        touches=[TouchRead.model_validate(t, from_attributes=True) for t in repo.touches(lead.id)],
+        history=[
+            HistoryRead(
+                at=h.at,
+                kind=h.kind,
+                from_value=names.get(h.from_value, h.from_value) if h.from_value else None,
+                to_value=names.get(h.to_value, h.to_value) if h.to_value else None,
+                actor=names.get(h.actor_id) if h.actor_id else None,
+                reason=h.reason,
+            )
+            for h in history
+        ],
+        tasks=[
+            TaskRead(
+                id=t.id,
+                lead_id=t.lead_id,
+                due_at=t.due_at,
+                note=t.note,
+                done_at=t.done_at,
+                assignee=names.get(t.assignee_id) if t.assignee_id else None,
+            )
+            for t in tasks
+        ],
+    )

@@ -1,0 +1,190 @@
+"""All lead queries. Every read for a subject starts from ``readable(subject)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from drivetrain.auth.models import User
+from drivetrain.auth.roles import Role
+from drivetrain.auth.scope import scoped
+from drivetrain.auth.subject import AuthSubject
+from drivetrain.kit.errors import NotFound
+from drivetrain.kit.pagination import keyset
+from drivetrain.leads.models import (
+    OPEN_STAGES,
+    ConsultantDuty,
+    DealerLeadState,
+    FollowUpTask,
+    Lead,
+    LeadHistory,
+    LeadSettings,
+    LeadTouch,
+)
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    stage: str | None = None
+    open_only: bool = False
+    dealer_id: str | None = None
+    consultant_id: str | None = None
+    channel: str | None = None
+    campaign: str | None = None
+    unassigned: bool = False
+
+
+class LeadRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def readable(self, subject: AuthSubject) -> Select[Lead]:
+        return scoped(select(Lead), subject, dealer_col=Lead.dealer_id, owner_col=Lead.consultant_id)
+
+    def get(self, subject: AuthSubject, lead_id: str) -> Lead:
+        lead = self.session.scalar(self.readable(subject).where(Lead.id == lead_id))
+        if lead is None:
+            raise NotFound("no such lead")
+        return lead
+
+    def search(
+        self, subject: AuthSubject, filters: LeadFilter, *, cursor: str | None, limit: int
+    ) -> list[Lead]:
+        stmt = self.readable(subject)
+        if filters.stage:
+            stmt = stmt.where(Lead.stage == filters.stage)
+        if filters.open_only:
+            stmt = stmt.where(Lead.stage.in_(OPEN_STAGES))
+        if filters.dealer_id:
+            stmt = stmt.where(Lead.dealer_id == filters.dealer_id)
+        if filters.consultant_id:
+            stmt = stmt.where(Lead.consultant_id == filters.consultant_id)
+        if filters.channel:
+            stmt = stmt.where(Lead.channel == filters.channel)
+        if filters.campaign:
+            stmt = stmt.where(Lead.campaign == filters.campaign)
+        if filters.unassigned:
+            stmt = stmt.where(Lead.dealer_id.is_(None))
+        return list(self.session.scalars(keyset(stmt, Lead.id, cursor=cursor, limit=limit)))
+
+    def task(self, subject: AuthSubject, task_id: str) -> FollowUpTask:
+        """A follow-up is visible when its lead is."""
+        leads = self.readable(subject).with_only_columns(Lead.id)
+        task = self.session.scalar(
+            select(FollowUpTask).where(FollowUpTask.id == task_id, FollowUpTask.lead_id.in_(leads))
+        )
+        if task is None:
+            raise NotFound("no such task")
+        return task
+
+    def my_tasks(self, subject: AuthSubject, *, open_only: bool, limit: int) -> list[FollowUpTask]:
+        leads = self.readable(subject).with_only_columns(Lead.id)
+        stmt = select(FollowUpTask).where(
+            FollowUpTask.lead_id.in_(leads), FollowUpTask.assignee_id == subject.user_id
+        )
+        if open_only:
+            stmt = stmt.where(FollowUpTask.done_at.is_(None))
+        return list(self.session.scalars(stmt.order_by(FollowUpTask.due_at).limit(limit)))
+
+    # Identity lookups for capture (system level, not display reads).
+    def by_source_ref(self, channel: str, source_ref: str) -> Lead | None:
+        """The lead a channel's id already produced, as a lead of its own or as a touch on an open one."""
+        lead = self.session.scalar(select(Lead).where(Lead.channel == channel, Lead.source_ref == source_ref))
+        if lead is not None:
+            return lead
+        touched = (
+            select(Lead)
+            .join(LeadTouch, LeadTouch.lead_id == Lead.id)
+            .where(LeadTouch.channel == channel, LeadTouch.source_ref == source_ref)
+            .limit(1)
+        )
+        return self.session.scalar(touched)
+
+    def open_lead_of(self, customer_id: str, series_id: str, *, since: datetime) -> Lead | None:
+        stmt = (
+            select(Lead)
+            .where(
+                Lead.customer_id == customer_id,
+                Lead.series_id == series_id,
+                Lead.stage.in_(OPEN_STAGES),
+                Lead.created_at >= since,
+            )
+            .order_by(Lead.created_at.desc())
+            .limit(1)
+        )
+        return self.session.scalar(stmt)
+
+    def open_counts_by_dealer(self, dealer_ids: list[str]) -> dict[str, int]:
+        if not dealer_ids:
+            return {}
+        rows = self.session.execute(
+            select(Lead.dealer_id, func.count())
+            .where(Lead.dealer_id.in_(dealer_ids), Lead.stage.in_(OPEN_STAGES))
+            .group_by(Lead.dealer_id)
+        )
+        return {dealer_id: count for dealer_id, count in rows if dealer_id}
+
+    def consultants_at(self, dealer_id: str) -> list[tuple[User, bool, float, int]]:
+        """(consultant, on duty, weight, open leads) for the active sales consultants of a dealer."""
+        open_counts = (
+            select(Lead.consultant_id, func.count().label("n"))
+            .where(Lead.dealer_id == dealer_id, Lead.stage.in_(OPEN_STAGES))
+            .group_by(Lead.consultant_id)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(User, ConsultantDuty.on_duty, ConsultantDuty.weight, open_counts.c.n)
+            .outerjoin(ConsultantDuty, ConsultantDuty.user_id == User.id)
+            .outerjoin(open_counts, open_counts.c.consultant_id == User.id)
+            .where(User.dealer_id == dealer_id, User.role == Role.SALES_CONSULTANT, User.active.is_(True))
+            .order_by(User.username)
+        )
+        return [(user, on_duty is not False, weight or 1.0, n or 0) for user, on_duty, weight, n in rows]
+
+    def store_manager_of(self, dealer_id: str) -> User | None:
+        stmt = (
+            select(User)
+            .where(User.dealer_id == dealer_id, User.role == Role.STORE_MANAGER, User.active.is_(True))
+            .order_by(User.username)
+            .limit(1)
+        )
+        return self.session.scalar(stmt)
+
+    def dealer_states(self, dealer_ids: list[str]) -> dict[str, DealerLeadState]:
+        if not dealer_ids:
+            return {}
+        stmt = select(DealerLeadState).where(DealerLeadState.dealer_id.in_(dealer_ids))
+        return {state.dealer_id: state for state in self.session.scalars(stmt)}
+
+    def settings(self) -> LeadSettings:
+        settings = self.session.get(LeadSettings, 1)
+        if settings is None:
+            settings = LeadSettings(id=1)
+            self.session.add(settings)
+            self.session.flush()
+        return settings
+
+    def touches(self, lead_id: str) -> list[LeadTouch]:
+        return list(
+            self.session.scalars(select(LeadTouch).where(LeadTouch.lead_id == lead_id).order_by(LeadTouch.at))
+        )
+
+    def history(self, lead_id: str) -> list[LeadHistory]:
+        stmt = (
+            select(LeadHistory).where(LeadHistory.lead_id == lead_id).order_by(LeadHistory.at, LeadHistory.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def tasks(self, lead_id: str) -> list[FollowUpTask]:
+        stmt = select(FollowUpTask).where(FollowUpTask.lead_id == lead_id).order_by(FollowUpTask.due_at)
+        return list(self.session.scalars(stmt))
+
+    def breached_holders(self, lead_id: str) -> set[str]:
+        """Everyone who already let this lead's first-contact deadline pass."""
+        stmt = select(LeadHistory.from_value).where(
+            LeadHistory.lead_id == lead_id, LeadHistory.kind == "breach"
+        )
+        return {user_id for user_id in self.session.scalars(stmt) if user_id}

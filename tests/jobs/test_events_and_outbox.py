@@ -1,0 +1,114 @@
+"""Events are stored with the change and streamed in order; the outbox retries and keeps dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from drivetrain.db import Database
+from drivetrain.integrations.wecom.client import FakeWeCom, WeComError, text_message_body
+from drivetrain.jobs import events, outbox
+from drivetrain.jobs.broker import Broker
+from drivetrain.jobs.models import OutboxMessage
+from drivetrain.kit import clock
+from tests.world import World
+
+
+@pytest.fixture
+def empty_outbox(session: Session) -> None:
+    """The world's own messages (from its leads) are settled, so each test sees only its own."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending").values(status="sent"))
+    session.commit()
+
+
+def test_events_resume_after_the_last_seen_id(session: Session, world: World) -> None:
+    me = world.users["sc_a1"].id
+    other = world.users["sc_b1"].id
+    start, other_start = events.latest_event_id(session, me), events.latest_event_id(session, other)
+    for n in range(3):
+        events.publish(session, "lead.assigned", recipients=[me, other if n == 1 else None], payload={"n": n})
+    session.flush()
+    mine = events.events_after(session, me, start)
+    assert [e.payload["n"] for e in mine] == [0, 1, 2]
+    assert [e.payload["n"] for e in events.events_after(session, me, mine[0].id)] == [1, 2]
+    assert [e.payload["n"] for e in events.events_after(session, other, other_start)] == [1]
+
+
+def test_a_rolled_back_change_publishes_nothing(db: Database, world: World) -> None:
+    me = world.users["sc_a1"].id
+    with db.session(write=True) as session:
+        before = events.latest_event_id(session, me)
+        events.publish(session, "lead.assigned", recipients=[me], payload={"n": 1})
+        session.rollback()
+        assert events.latest_event_id(session, me) == before
+
+
+def test_broker_wakes_only_the_recipients() -> None:
+    broker = Broker()
+
+    async def scenario() -> tuple[bool, bool]:
+        mine, theirs = broker.subscribe("me"), broker.subscribe("them")
+        broker.notify(["me"])
+        await asyncio.wait_for(mine.wait(), timeout=5)
+        await asyncio.sleep(0)
+        return mine.is_set(), theirs.is_set()
+
+    assert asyncio.run(scenario()) == (True, False)
+
+
+def test_outbox_delivers_in_the_real_wecom_format(db: Database, session: Session, empty_outbox: None) -> None:
+    fake = FakeWeCom()
+    outbox.enqueue(session, "wecom.app_message", {"to": ["sc_a1"], "text": "新线索"})
+    session.commit()
+    sent = outbox.deliver_due(
+        db,
+        {"wecom.app_message": lambda p: fake.send_text(to_userids=p["to"], content=p["text"])},
+        worker_id="w",
+    )
+    assert sent == 1
+    assert fake.sent == [text_message_body(agent_id=fake.agent_id, to_userids=["sc_a1"], content="新线索")]
+    assert fake.sent[0]["touser"] == "sc_a1" and fake.sent[0]["msgtype"] == "text"
+
+
+def test_failures_back_off_then_go_dead(
+    db: Database, session: Session, empty_outbox: None, frozen_clock
+) -> None:
+    fake = FakeWeCom(known_userids={"someone_else"})
+    message = outbox.enqueue(session, "wecom.app_message", {"to": ["ghost"], "text": "hi"})
+    session.commit()
+    deliver = {"wecom.app_message": lambda p: fake.send_text(to_userids=p["to"], content=p["text"])}
+    for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
+        assert outbox.deliver_due(db, deliver, worker_id="w") == 1
+        session.expire_all()
+        row = session.get(OutboxMessage, message.id)
+        assert row is not None and row.attempts == attempt and "81013" in (row.last_error or "")
+        assert outbox.deliver_due(db, deliver, worker_id="w") == 0  # not due again before its backoff
+        clock.advance(outbox.retry_delay(attempt) + timedelta(seconds=1))
+    assert row.status == "dead"
+    assert [m.id for m in outbox.dead_letters(session)] == [message.id]
+
+
+def test_fake_wecom_answers_like_wecom() -> None:
+    with pytest.raises(WeComError) as failure:
+        FakeWeCom(known_userids=set()).send_text(to_userids=["nobody"], content="x")
+    assert failure.value.errcode == 81013
+    answer = FakeWeCom(known_userids={"a"}).send_text(to_userids=["a", "b"], content="x")
+    assert answer == {"errcode": 0, "errmsg": "ok", "invaliduser": "b"}
+    long_text = "长" * 2000
+    assert (
+        len(text_message_body(agent_id=1, to_userids=["a"], content=long_text)["text"]["content"].encode())
+        <= 2048
+    )
+
+
+def test_unknown_topic_is_recorded_not_lost(db: Database, session: Session, empty_outbox: None) -> None:
+    message = outbox.enqueue(session, "sms.send", {"to": "+8613800000000"})
+    session.commit()
+    outbox.deliver_due(db, {}, worker_id="w")
+    session.expire_all()
+    row = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message.id))
+    assert row is not None and row.status == "pending" and "no deliverer" in (row.last_error or "")
