@@ -74,6 +74,7 @@ CEILING_SECONDS = 20.0
 WARMUP_LEADS = 30
 OUTBOX_DRAIN_SECONDS = 120.0
 MAX_CONNECTIONS = 512
+IDLE_SECONDS = 3.0  # reuse a keep-alive connection only this long; the server drops idle ones at 5 s
 SEND_DEADLINE = 1.0  # seconds a scheduled request may wait for a free connection before it is dropped
 NO_ANSWER, NOT_SENT = 0, -1  # Reply.status when the server did not answer in time / the client never sent
 STATUS_NAMES = {NO_ANSWER: "no_answer", NOT_SENT: "not_sent"}
@@ -93,6 +94,11 @@ class HttpConnection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
         self.reusable = True
+        self.idle_since = time.monotonic()
+
+    def fresh(self) -> bool:
+        """Still open, and idle for less than the server's keep-alive (uvicorn closes idle ones at 5 s)."""
+        return not self.reader.at_eof() and time.monotonic() - self.idle_since < IDLE_SECONDS
 
     @classmethod
     async def open(cls, port: int) -> HttpConnection:
@@ -164,8 +170,16 @@ class HttpPool:
         finally:
             self._slots.release()
 
+    def _reuse(self) -> HttpConnection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.fresh():
+                return connection
+            connection.close()
+        return None
+
     async def _exchange(self, path: str, body: bytes) -> Reply:
-        connection = self._idle.pop() if self._idle else None
+        connection = self._reuse()
         sent = time.monotonic()
         try:
             connection = connection or await HttpConnection.open(self.port)
@@ -177,6 +191,7 @@ class HttpPool:
                 connection.close()
             return Reply(sent, time.monotonic(), NO_ANSWER, b"")
         if connection.reusable:
+            connection.idle_since = time.monotonic()
             self._idle.append(connection)
         else:
             connection.close()
@@ -838,15 +853,18 @@ def main() -> None:
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "backends": {},
     }
+    backends = args.backends.split(",")
+    for backend in backends:
+        database_url(backend, args.customers)  # fail now, not after an hour, when a URL is missing
     WORKDIR.mkdir(parents=True, exist_ok=True)
     for old in WORKDIR.iterdir():
         old.unlink()
-    for backend in args.backends.split(","):
+    RESULTS.parent.mkdir(exist_ok=True)
+    for backend in backends:
         results["backends"][backend] = run_backend(backend, args, WORKDIR)
+        RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")  # after each backend
     for backend, result in results["backends"].items():
         print_summary(backend, result)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"written to {RESULTS}")
 
 

@@ -51,7 +51,9 @@ def parse_addresses(addresses: list[str]) -> list[ParsedAddress]:
     return parsed
 
 
+@lru_cache(maxsize=20_000)
 def parse_address(address: str) -> ParsedAddress:
+    """One address; cached, since the same addresses come back (a lead and the customer it creates)."""
     return parse_addresses([address])[0]
 
 
