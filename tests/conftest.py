@@ -7,6 +7,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,28 +55,37 @@ def drop_pg_schema(base: str, schema: str) -> None:
     admin.dispose()
 
 
+@contextmanager
+def world_database(backend: str, *, prefix: str) -> Iterator[str]:
+    """A fresh migrated database holding the world, with real commits; yields its URL, then removes it."""
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    schema = None
+    try:
+        if backend == "postgresql":
+            if not PG_URL:
+                pytest.skip("PostgreSQL: set DRIVETRAIN_TEST_DATABASE_URL to run these tests on it too")
+            schema, url = create_pg_schema(PG_URL)
+        else:
+            url = f"sqlite:///{tmp.name}/world.db"
+        db = open_database(url)
+        migrate.upgrade(db)
+        with unit_of_work(db) as session:
+            build_world(session)
+        db.dispose()
+        yield url
+    finally:
+        if schema and PG_URL:
+            drop_pg_schema(PG_URL, schema)
+        tmp.cleanup()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Database]:
     """A migrated database holding the world, committed once per backend."""
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    schema = None
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("PostgreSQL: set DRIVETRAIN_TEST_DATABASE_URL to run these tests on it too")
-        schema, url = create_pg_schema(PG_URL)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="drivetrain-test-")
-        url = f"sqlite:///{tmp.name}/test.db"
-    db = open_database(url)
-    migrate.upgrade(db)
-    with unit_of_work(db) as session:
-        build_world(session)
-    yield db
-    db.dispose()
-    if schema and PG_URL:
-        drop_pg_schema(PG_URL, schema)
-    if tmp:
-        tmp.cleanup()
+    with world_database(request.param, prefix="drivetrain-test-") as url:
+        db = open_database(url)
+        yield db
+        db.dispose()
 
 
 @pytest.fixture

@@ -15,10 +15,7 @@ from typing import NamedTuple
 import httpx
 import pytest
 
-from drivetrain import migrate
-from drivetrain.db import open_database, unit_of_work
-from tests.conftest import PG_URL, create_pg_schema, drop_pg_schema
-from tests.world import build_world
+from tests.conftest import world_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -64,41 +61,28 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """``drivetrain serve`` on a migrated database with the world in it."""
-    schema = None
-    tmp = tempfile.TemporaryDirectory(prefix="drivetrain-e2e-")
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("PostgreSQL: set DRIVETRAIN_TEST_DATABASE_URL to run these tests on it too")
-        schema, url = create_pg_schema(PG_URL)
-    else:
-        url = f"sqlite:///{tmp.name}/e2e.db"
-    db = open_database(url)
-    migrate.upgrade(db)
-    with unit_of_work(db) as session:
-        build_world(session)
-    db.dispose()
+    with world_database(request.param, prefix="drivetrain-e2e-") as url:
+        yield from _serve(url)
+
+
+def _serve(url: str) -> Iterator[LiveServer]:
+    """Run the server as `serve` runs it (worker included); its log goes next to the test run's temp files."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "DRIVETRAIN_DATABASE_URL": url,
-        "DRIVETRAIN_RUN_WORKER": "true",
-    }  # as `serve` runs it
-    process = subprocess.Popen(
-        [sys.executable, "-m", "drivetrain.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(Path(tmp.name) / "server.log", "wb"),  # noqa: SIM115
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, process)
-        yield LiveServer(base, url)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if schema and PG_URL:
-            drop_pg_schema(PG_URL, schema)
-        tmp.cleanup()
+    env = {**os.environ, "DRIVETRAIN_DATABASE_URL": url, "DRIVETRAIN_RUN_WORKER": "true"}
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "drivetrain.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(base, process)
+            yield LiveServer(base, url)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

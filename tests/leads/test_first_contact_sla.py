@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from drivetrain import migrate
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.db import Database, open_database, unit_of_work, use_database
 from drivetrain.jobs.models import Event
@@ -21,8 +19,8 @@ from drivetrain.leads import directory, service
 from drivetrain.leads.models import Lead, LeadHistory
 from drivetrain.leads.schemas import LeadCreate, StageChange
 from drivetrain.leads.tasks import sweep_first_contact
-from tests.conftest import PG_URL, create_pg_schema, drop_pg_schema
-from tests.world import World, build_world
+from tests.conftest import world_database
+from tests.world import World
 
 MONDAY_0900_SHANGHAI = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -141,27 +139,14 @@ def test_restarted_worker_catches_up_oldest_first(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def committed_db(request: pytest.FixtureRequest) -> Iterator[Database]:
     """A database of its own with real commits, for workers running at the same time."""
-    schema = None
-    tmp = tempfile.TemporaryDirectory(prefix="drivetrain-workers-")
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("PostgreSQL: set DRIVETRAIN_TEST_DATABASE_URL to run these tests on it too")
-        schema, url = create_pg_schema(PG_URL)
-    else:
-        url = f"sqlite:///{tmp.name}/workers.db"
-    db = open_database(url)
-    migrate.upgrade(db)
-    with unit_of_work(db) as session:
-        build_world(session)
-    use_database(db)
-    directory.invalidate()
-    yield db
-    use_database(None)
-    directory.invalidate()
-    db.dispose()
-    if schema and PG_URL:
-        drop_pg_schema(PG_URL, schema)
-    tmp.cleanup()
+    with world_database(request.param, prefix="drivetrain-workers-") as url:
+        db = open_database(url)
+        use_database(db)
+        directory.invalidate()
+        yield db
+        use_database(None)
+        directory.invalidate()
+        db.dispose()
 
 
 def test_two_concurrent_workers_never_double_act(committed_db: Database) -> None:

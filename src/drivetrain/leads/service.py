@@ -112,26 +112,50 @@ def capture(
         return Capture(raced)
     _touch(session, lead, data)
     _route(session, subject, lead, customer, data, settings)
-    add_timeline(
-        session,
-        customer_id=customer.id,
-        kind="lead.captured",
-        summary=f"线索：{series.name}（{data.channel}）",
-        actor=subject,
-        dealer_id=lead.dealer_id,
-        detail={"lead_id": lead.id, "campaign": data.campaign},
-    )
-    audit.record(
+    _log_step(
         session,
         subject,
+        lead,
+        kind="lead.captured",
+        summary=f"线索：{series.name}（{data.channel}）",
+        detail={"campaign": data.campaign},
         action="lead.capture",
-        entity_type="lead",
-        entity_id=lead.id,
-        dealer_id=lead.dealer_id,
         changes={"channel": [None, data.channel], "dealer_id": [None, lead.dealer_id]},
     )
     _remember(session, subject, idempotency_key, data, lead.id)
     return Capture(lead)
+
+
+def _log_step(
+    session: Session,
+    subject: AuthSubject,
+    lead: Lead,
+    *,
+    kind: str,
+    summary: str,
+    detail: dict[str, Any],
+    action: str,
+    changes: dict[str, Any],
+) -> None:
+    """A pipeline step lands on the customer's timeline and in the audit log."""
+    add_timeline(
+        session,
+        customer_id=lead.customer_id,
+        kind=kind,
+        summary=summary,
+        actor=subject,
+        dealer_id=lead.dealer_id,
+        detail={"lead_id": lead.id, **detail},
+    )
+    audit.record(
+        session,
+        subject,
+        action=action,
+        entity_type="lead",
+        entity_id=lead.id,
+        dealer_id=lead.dealer_id,
+        changes=changes,
+    )
 
 
 def _remember(
@@ -546,22 +570,14 @@ def change_stage(session: Session, subject: AuthSubject, lead: Lead, *, data: St
         actor=subject,
         reason=data.lost_reason,
     )
-    add_timeline(
-        session,
-        customer_id=lead.customer_id,
-        kind=f"lead.{target.value}",
-        summary=f"线索阶段：{target.value}",
-        actor=subject,
-        dealer_id=lead.dealer_id,
-        detail={"lead_id": lead.id, "from": current.value},
-    )
-    audit.record(
+    _log_step(
         session,
         subject,
+        lead,
+        kind=f"lead.{target.value}",
+        summary=f"线索阶段：{STAGE_LABELS_ZH[current]} → {STAGE_LABELS_ZH[target]}",
+        detail={"from": current.value},
         action="lead.stage",
-        entity_type="lead",
-        entity_id=lead.id,
-        dealer_id=lead.dealer_id,
         changes={"stage": [current.value, target.value]},
     )
     session.flush()
