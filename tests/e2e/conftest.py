@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-import httpx
 import pytest
 
 from tests.conftest import world_database
+from tests.live import free_port, wait_until_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -38,26 +36,6 @@ class LiveServer(NamedTuple):
     database_url: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)  # waiting for a subprocess to listen, not for application time
-    raise RuntimeError("server did not come up in 30 s")
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """``drivetrain serve`` on a migrated database with the world in it."""
@@ -67,7 +45,7 @@ def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
 
 def _serve(url: str) -> Iterator[LiveServer]:
     """Run the server as `serve` runs it (worker included); its log goes next to the test run's temp files."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DRIVETRAIN_DATABASE_URL": url, "DRIVETRAIN_RUN_WORKER": "true"}
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
@@ -78,7 +56,7 @@ def _serve(url: str) -> Iterator[LiveServer]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_up(base, process)
+            wait_until_up(base, process)
             yield LiveServer(base, url)
         finally:
             process.terminate()

@@ -11,12 +11,10 @@ from __future__ import annotations
 import functools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from drivetrain.auth.subject import SYSTEM
 from drivetrain.db import open_database, unit_of_work
 from drivetrain.leads.models import Lead, LeadHistory
 from tests.conftest import PG_URL, create_pg_schema, drop_pg_schema
+from tests.live import free_port, wait_until_up
 from tests.world import PASSWORD, build_world
 
 THREADS = 8
@@ -76,28 +75,8 @@ class Burst:
                 self.other[source_ref] = answer.status_code
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)  # waiting for a subprocess to listen, not for application time
-    raise RuntimeError(f"server did not come up in {STARTUP_SECONDS:.0f} s")
-
-
 def _start_server(target: Target, log_name: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DRIVETRAIN_DATABASE_URL": target.url}
     process = subprocess.Popen(
         [sys.executable, "-m", "drivetrain.cli", "serve", "--port", str(port)],
@@ -107,7 +86,7 @@ def _start_server(target: Target, log_name: str) -> tuple[subprocess.Popen[bytes
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, process)
+        wait_until_up(base, process, within=STARTUP_SECONDS)
     except RuntimeError:
         process.kill()
         process.wait(timeout=10)
