@@ -21,6 +21,7 @@ from drivetrain.customers.models import Customer
 from drivetrain.customers.schemas import CustomerCreate, VehicleCreate
 from drivetrain.kit.vin import make_vin
 from drivetrain.leads import service as lead_service
+from drivetrain.leads.capture import capture as capture_lead
 from drivetrain.leads.models import Channel, FollowUpTask, Lead
 from drivetrain.leads.schemas import LeadCreate
 from drivetrain.org.catalog import ensure_catalog
@@ -183,7 +184,7 @@ def _leads(session: Session, world: World) -> None:
         data = LeadCreate(
             name=name, phone=phone, series="锐界", channel=Channel.WALK_IN, source_ref=f"world-{key}"
         )
-        lead = lead_service.capture(session, world.subject(username), data=data).lead
+        lead = capture_lead(session, world.subject(username), data=data).lead
         if key == "cust_hq":  # as if nothing could route it: lead and customer stay with HQ
             lead.dealer_id = lead.consultant_id = lead.first_contact_due_at = None
             customer = session.get(Customer, lead.customer_id)

@@ -35,6 +35,7 @@ from drivetrain.db import Database, unit_of_work
 from drivetrain.kit.ids import new_id
 from drivetrain.kit.vin import make_vin
 from drivetrain.leads import service as leads
+from drivetrain.leads.capture import capture as capture_lead
 from drivetrain.leads.models import ChannelSpend
 from drivetrain.leads.schemas import LeadCreate, StageChange
 from drivetrain.org.catalog import BRAND_WMI, ensure_catalog
@@ -564,7 +565,7 @@ def seed_leads(db: Database, *, count: int, rng: random.Random, now: datetime) -
                 campaign=rng.choice(CAMPAIGNS[channel]),
                 source_ref=f"demo-{n}",
             )
-            captured = leads.capture(session, hq, data=data)
+            captured = capture_lead(session, hq, data=data)
             if captured.deduplicated:
                 continue
             lead = captured.lead

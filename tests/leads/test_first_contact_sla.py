@@ -16,6 +16,7 @@ from drivetrain.jobs.models import Event
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import clock
 from drivetrain.leads import directory, service
+from drivetrain.leads.capture import capture
 from drivetrain.leads.models import Lead, LeadHistory
 from drivetrain.leads.schemas import LeadCreate, StageChange
 from drivetrain.leads.tasks import sweep_first_contact
@@ -33,7 +34,7 @@ def _capture(session: Session, subject: AuthSubject, n: int = 0) -> Lead:
         series="锐界",
         channel="ad",
     )  # type: ignore[arg-type]
-    lead = service.capture(session, subject, data=data).lead
+    lead = capture(session, subject, data=data).lead
     session.commit()
     return lead
 
@@ -158,7 +159,7 @@ def test_two_concurrent_workers_never_double_act(committed_db: Database) -> None
             world = load_world(session)
             subject = world.subject("integration")
             ids = [
-                service.capture(
+                capture(
                     session,
                     subject,
                     data=LeadCreate(

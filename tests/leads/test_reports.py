@@ -33,6 +33,7 @@ from drivetrain.auth.subject import SYSTEM
 from drivetrain.db import Database
 from drivetrain.kit import clock
 from drivetrain.leads import reports, reports_api, service
+from drivetrain.leads.capture import capture
 from drivetrain.leads.importing import import_spend
 from drivetrain.leads.models import Lead, Stage
 from drivetrain.leads.reports import LeadFacts
@@ -85,7 +86,7 @@ def _capture(session: Session, world: World, n: int, plan: Planned) -> Lead:
         channel=plan.channel,  # type: ignore[arg-type]
         campaign=plan.campaign,
     )
-    return service.capture(session, world.subject("integration"), data=data).lead
+    return capture(session, world.subject("integration"), data=data).lead
 
 
 def _move(session: Session, world: World, lead: Lead, stage: Stage) -> None:

@@ -15,6 +15,7 @@ from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.auth.models import AuditEntry
 from drivetrain.customers.models import TimelineEvent
 from drivetrain.leads import service
+from drivetrain.leads.capture import capture
 from drivetrain.leads.models import FollowUpTask, Lead, LeadSettings
 from drivetrain.leads.schemas import LeadCreate
 from drivetrain.web.templating import LANG_COOKIE
@@ -53,7 +54,7 @@ def console(app: TestClient, session: Session, world: World):  # type: ignore[no
 
 def _capture(session: Session, world: World, *, phone: str, address: str | None, name: str = "周杰") -> Lead:
     data = LeadCreate(name=name, phone=phone, address=address, series="锐界", channel="ad", campaign="双11")
-    lead = service.capture(session, world.subject("integration"), data=data).lead
+    lead = capture(session, world.subject("integration"), data=data).lead
     session.commit()
     return lead
 

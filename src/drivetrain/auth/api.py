@@ -11,6 +11,7 @@ from drivetrain.auth.repository import AuditRepository
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.schemas import AuditEntryRead, MeRead
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
+from drivetrain.kit.validators import Text
 
 router = APIRouter(tags=["auth"])
 
@@ -31,8 +32,8 @@ def me(subject: SubjectDep) -> MeRead:
 def audit_log(
     subject: SubjectDep,
     session: SessionDep,
-    entity_id: Annotated[str | None, Query(max_length=26)] = None,
-    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    entity_id: Annotated[Text | None, Query(max_length=26)] = None,
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[AuditEntryRead]:
     subject.require(Permission.AUDIT_READ)

@@ -63,14 +63,21 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise Forbidden("missing or stale CSRF token; reload the page")
 
 
-def api_subject(request: Request, session: SessionDep) -> AuthSubject:
+def api_subject(request: Request) -> AuthSubject:
+    """Who is asking, read in a short session of its own.
+
+    It must not take the request's write session: that would hold the (single SQLite)
+    writer while the request waits for a worker thread, and a burst of requests would
+    deadlock the pool.
+    """
     token = _bearer(request)
     if token is not None:
-        subject = service.subject_for_token(session, token)
+        with database().session(write=False) as session:
+            subject = service.subject_for_token(session, token)
         if subject is None:
             raise Unauthorized("invalid or revoked API token")
         return subject
-    subject = _cookie_subject(request, session)
+    subject = optional_console_subject(request)
     if subject is None:
         raise Unauthorized("send Authorization: Bearer <token>")
     if request.method not in SAFE_METHODS:
@@ -78,8 +85,9 @@ def api_subject(request: Request, session: SessionDep) -> AuthSubject:
     return subject
 
 
-def optional_console_subject(request: Request, session: SessionDep) -> AuthSubject | None:
-    return _cookie_subject(request, session)
+def optional_console_subject(request: Request) -> AuthSubject | None:
+    with database().session(write=False) as session:
+        return _cookie_subject(request, session)
 
 
 SubjectDep = Annotated[AuthSubject, Depends(api_subject)]

@@ -44,8 +44,8 @@ def _login_page(
 
 
 @router.get("/login")
-def login_form(request: Request, session: SessionDep, next: str | None = None) -> Response:
-    if optional_console_subject(request, session) is not None:
+def login_form(request: Request, next: str | None = None) -> Response:
+    if optional_console_subject(request) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     return _login_page(request, next_path=_safe_next(next))
 

@@ -36,6 +36,7 @@ from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
 from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
+from drivetrain.kit.validators import Text
 from drivetrain.kit.vin import normalize_vin
 from drivetrain.org.repository import DealerRepository, StaffRepository
 
@@ -60,14 +61,14 @@ def list_customers(
     q: Annotated[
         str | None, Query(max_length=60, description="Phone, VIN, plate or the start of a name")
     ] = None,
-    phone: Annotated[str | None, Query(max_length=30)] = None,
-    vin: Annotated[str | None, Query(max_length=30)] = None,
-    plate: Annotated[str | None, Query(max_length=20)] = None,
-    dealer_code: Annotated[str | None, Query(max_length=20)] = None,
-    consultant: Annotated[str | None, Query(max_length=60)] = None,
-    city: Annotated[str | None, Query(max_length=30)] = None,
-    tag: Annotated[str | None, Query(max_length=40)] = None,
-    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    phone: Annotated[Text | None, Query(max_length=30)] = None,
+    vin: Annotated[Text | None, Query(max_length=30)] = None,
+    plate: Annotated[Text | None, Query(max_length=20)] = None,
+    dealer_code: Annotated[Text | None, Query(max_length=20)] = None,
+    consultant: Annotated[Text | None, Query(max_length=60)] = None,
+    city: Annotated[Text | None, Query(max_length=30)] = None,
+    tag: Annotated[Text | None, Query(max_length=40)] = None,
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Limit = 50,
 ) -> Page[CustomerSummary]:
     subject.require(Permission.CUSTOMERS_READ)
@@ -147,7 +148,7 @@ def timeline(
     subject: SubjectDep,
     session: SessionDep,
     kind: Annotated[list[str] | None, Query(max_length=20)] = None,
-    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Limit = 50,
 ) -> Page[TimelineEventRead]:
     subject.require(Permission.CUSTOMERS_READ)
@@ -176,9 +177,9 @@ def timeline(
 def list_vehicles(
     subject: SubjectDep,
     session: SessionDep,
-    vin: Annotated[str | None, Query(max_length=30)] = None,
-    plate: Annotated[str | None, Query(max_length=20)] = None,
-    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    vin: Annotated[Text | None, Query(max_length=30)] = None,
+    plate: Annotated[Text | None, Query(max_length=20)] = None,
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Limit = 50,
 ) -> Page[VehicleSummary]:
     subject.require(Permission.VEHICLES_READ)

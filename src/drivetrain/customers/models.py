@@ -91,6 +91,7 @@ class Consent(IdMixin, Base):
     __tablename__ = "consent"
     __table_args__ = (Index("ix_consent_customer_purpose", "customer_id", "purpose", "channel", "at"),)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    customer: Mapped[Customer] = relationship(lazy="raise")  # for insert order; never loaded
     purpose: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10))
@@ -146,6 +147,7 @@ class TimelineEvent(IdMixin, Base):
     __tablename__ = "timeline_event"
     __table_args__ = (Index("ix_timeline_customer_at", "customer_id", "at"),)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    customer: Mapped[Customer] = relationship(lazy="raise")  # for insert order; never loaded
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     kind: Mapped[str] = mapped_column(String(40))
     summary: Mapped[str] = mapped_column(String(300))

@@ -92,16 +92,18 @@ class CustomerRepository:
             )
         return list(self.session.scalars(keyset(stmt, Customer.id, cursor=cursor, limit=limit)))
 
-    def by_mobile(self, e164: str) -> Customer | None:
-        """Identity lookup for capture and matching (system level, not a display read): the newest holder."""
+    def by_mobiles(self, numbers: set[str]) -> dict[str, Customer]:
+        """Identity lookup for capture and matching (system level, not a display read): per mobile
+        number, its newest holder."""
+        if not numbers:
+            return {}
         stmt = (
-            select(Customer)
+            select(ContactPoint.value, Customer)
             .join(ContactPoint, ContactPoint.customer_id == Customer.id)
-            .where(ContactPoint.kind == ContactKind.MOBILE, ContactPoint.value == e164)
-            .order_by(Customer.id.desc())
-            .limit(1)
+            .where(ContactPoint.kind == ContactKind.MOBILE, ContactPoint.value.in_(numbers))
+            .order_by(Customer.id)
         )
-        return self.session.scalar(stmt)
+        return {number: customer for number, customer in self.session.execute(stmt)}
 
     def count_at_dealer(self, subject: AuthSubject, dealer_id: str) -> int:
         stmt = self.readable(subject).where(Customer.dealer_id == dealer_id)

@@ -38,6 +38,7 @@ from drivetrain.kit.address import parse_address
 from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
 from drivetrain.kit.idcard import id_hash, last4
 from drivetrain.kit.idempotency import remember, replayed
+from drivetrain.kit.ids import new_id
 from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.vin import normalize_vin
@@ -163,6 +164,7 @@ def create_customer(
         return CustomerRepository(session).get(subject, earlier)
     dealer_id, consultant_id = _placement(session, subject, data.dealer_code, data.consultant)
     customer = Customer(
+        id=new_id(),  # known before the flush, so callers can batch a whole capture into one flush
         name=data.name,
         gender=data.gender,
         dealer_id=dealer_id,
@@ -177,7 +179,6 @@ def create_customer(
     _add_contact(customer, ContactKind.WECHAT_UNIONID, data.wechat_unionid)
     _add_contact(customer, ContactKind.WECOM_EXTERNAL, data.wecom_external_userid)
     session.add(customer)
-    session.flush()
     for consent in data.consents:
         record_consent(session, subject, customer, consent, audited=False)
     if data.tags:
@@ -270,7 +271,6 @@ def record_consent(
         at=clock.now(),
     )
     session.add(consent)
-    session.flush()
     add_timeline(
         session,
         customer_id=customer.id,

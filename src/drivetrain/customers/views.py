@@ -13,6 +13,7 @@ from drivetrain.customers import service
 from drivetrain.customers.presenters import customer_detail, customer_summaries, vehicle_detail
 from drivetrain.customers.repository import CustomerRepository, VehicleRepository
 from drivetrain.kit.pagination import page_of
+from drivetrain.kit.validators import Text
 from drivetrain.web.templating import ConsoleSubject, render
 
 router = APIRouter(include_in_schema=False)
@@ -24,8 +25,8 @@ def customer_list(
     request: Request,
     subject: ConsoleSubject,
     session: SessionDep,
-    q: Annotated[str, Query(max_length=60)] = "",
-    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    q: Annotated[Text, Query(max_length=60)] = "",
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
 ) -> HTMLResponse:
     subject.require(Permission.CUSTOMERS_READ)
     rows = CustomerRepository(session).search(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -25,6 +26,20 @@ from drivetrain.jobs.models import Event
 
 router = APIRouter(tags=["events"])
 POLL_SECONDS = 1.0
+STREAM_READ_THREADS = 8
+_stream_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    """Event streams read in threads of their own (per event loop), so a burst of API requests
+    filling the shared thread pool never holds back a consultant's events, and many open streams
+    never starve the API."""
+    loop = asyncio.get_running_loop()
+    if loop not in _stream_reads:
+        _stream_reads[loop] = anyio.CapacityLimiter(STREAM_READ_THREADS)
+    return _stream_reads[loop]
 
 
 def _read(recipient_id: str, after_id: int) -> list[Event]:
@@ -42,11 +57,15 @@ async def _stream(
 ) -> AsyncIterator[ServerSentEvent]:
     signal = broker.subscribe(recipient_id)
     try:
-        last = after_id if after_id is not None else await anyio.to_thread.run_sync(_latest, recipient_id)
+        last = (
+            after_id
+            if after_id is not None
+            else await anyio.to_thread.run_sync(_latest, recipient_id, limiter=_limiter())
+        )
         yield ServerSentEvent(comment="connected")
         while not await request.is_disconnected():
             signal.clear()
-            for event in await anyio.to_thread.run_sync(_read, recipient_id, last):
+            for event in await anyio.to_thread.run_sync(_read, recipient_id, last, limiter=_limiter()):
                 last = event.id
                 payload = {"type": event.type, "at": event.at.isoformat(), **event.payload}
                 yield ServerSentEvent(

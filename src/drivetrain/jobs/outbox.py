@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from drivetrain.db import Database, unit_of_work
@@ -21,6 +21,7 @@ from drivetrain.kit import clock
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_WAIT = timedelta(hours=1)
+CLAIM_LEASE = timedelta(minutes=2)
 Deliverer = Callable[[dict[str, Any]], None]
 
 
@@ -51,7 +52,12 @@ def _settle(message: OutboxMessage, error: str | None) -> None:
 
 
 def deliver_due(db: Database, deliverers: Mapping[str, Deliverer], *, worker_id: str, limit: int = 50) -> int:
-    """Deliver one batch; returns how many messages were tried."""
+    """Deliver one batch; returns how many messages were tried.
+
+    Claim, deliver outside any transaction, then settle the whole batch in one: the database is
+    written twice per batch, not twice per message, and never held while an outside service answers.
+    A worker that dies mid-batch leaves its claims to expire, and the messages go out again.
+    """
     with unit_of_work(db) as session:
         ids = claim_due(
             session,
@@ -60,24 +66,40 @@ def deliver_due(db: Database, deliverers: Mapping[str, Deliverer], *, worker_id:
             ready=OutboxMessage.status == "pending",
             now=clock.now(),
             worker_id=worker_id,
-            lease=timedelta(minutes=2),
+            lease=CLAIM_LEASE,
             limit=limit,
         )
-    for message_id in ids:
+        claimed = list(
+            session.execute(
+                _claimed_by(worker_id, ids).with_only_columns(
+                    OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload
+                )
+            )
+        )
+    errors = {message_id: _deliver(deliverers, topic, payload) for message_id, topic, payload in claimed}
+    if errors:
         with unit_of_work(db) as session:
-            message = session.get(OutboxMessage, message_id)
-            if message is None or message.status != "pending" or message.claimed_by != worker_id:
-                continue
-            deliver = deliverers.get(message.topic)
-            error = None
-            try:
-                if deliver is None:
-                    raise LookupError(f"no deliverer for topic {message.topic}")
-                deliver(message.payload)
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            _settle(message, error)
-    return len(ids)
+            for message in session.scalars(_claimed_by(worker_id, list(errors))):
+                _settle(message, errors[message.id])
+    return len(claimed)
+
+
+def _claimed_by(worker_id: str, ids: list[str]) -> Select[OutboxMessage]:
+    return select(OutboxMessage).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.status == "pending", OutboxMessage.claimed_by == worker_id
+    )
+
+
+def _deliver(deliverers: Mapping[str, Deliverer], topic: str, payload: dict[str, Any]) -> str | None:
+    """None when delivered, else the error to keep on the message."""
+    deliver = deliverers.get(topic)
+    try:
+        if deliver is None:
+            raise LookupError(f"no deliverer for topic {topic}")
+        deliver(payload)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def dead_letters(session: Session, *, limit: int = 100) -> list[OutboxMessage]:

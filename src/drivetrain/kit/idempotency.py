@@ -32,8 +32,15 @@ class IdempotencyRecord(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
 
-def _fingerprint(body: BaseModel) -> str:
+def fingerprint(body: BaseModel) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def check_replay(record: IdempotencyRecord, body: BaseModel) -> str:
+    """The id the earlier request created; another body under the same key is a conflict."""
+    if record.request_hash != fingerprint(body):
+        raise Conflict("this Idempotency-Key was already used for a different request")
+    return record.entity_id
 
 
 def replayed(session: Session, subject: AuthSubject, operation: str, key: str, body: BaseModel) -> str | None:
@@ -45,11 +52,7 @@ def replayed(session: Session, subject: AuthSubject, operation: str, key: str, b
             IdempotencyRecord.key == key,
         )
     )
-    if record is None:
-        return None
-    if record.request_hash != _fingerprint(body):
-        raise Conflict("this Idempotency-Key was already used for a different request")
-    return record.entity_id
+    return None if record is None else check_replay(record, body)
 
 
 def remember(
@@ -59,7 +62,7 @@ def remember(
         user_id=subject.user_id,
         operation=operation,
         key=key,
-        request_hash=_fingerprint(body),
+        request_hash=fingerprint(body),
         entity_id=entity_id,
     )
     try:

@@ -6,6 +6,7 @@ about how many rows a table holds.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import time
@@ -14,18 +15,18 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
-def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, index = divmod(value, 32)
-        chars.append(_ALPHABET[index])
-    return "".join(reversed(chars))
+_FROM_RFC4648 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET)
 
 
 def new_id(at_ms: int | None = None) -> str:
-    """A 26-character ULID: 48 bits of milliseconds then 80 random bits."""
+    """A 26-character ULID: 48 bits of milliseconds then 80 random bits.
+
+    Every insert makes one, so the 128 bits go through C's base32 (as 130 bits, 26 characters of
+    5 bits, padded to 17 bytes) and are mapped to the Crockford alphabet.
+    """
     millis = int(time.time() * 1000) if at_ms is None else at_ms
-    return _encode(millis, 10) + _encode(int.from_bytes(os.urandom(10), "big"), 16)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    return base64.b32encode((value << 6).to_bytes(17, "big"))[:26].decode().translate(_FROM_RFC4648)
 
 
 def is_id(value: str) -> bool:

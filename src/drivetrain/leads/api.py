@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -11,7 +12,10 @@ from sqlalchemy.orm import Session
 from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
+from drivetrain.kit.validators import Text
 from drivetrain.leads import service
+from drivetrain.leads.capture import CaptureRequest
+from drivetrain.leads.intake_queue import intake
 from drivetrain.leads.models import Channel, FollowUpTask, Stage
 from drivetrain.leads.presenters import lead_detail, lead_reads
 from drivetrain.leads.repository import LeadFilter, LeadRepository
@@ -34,17 +38,14 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 
 @router.post("/leads", status_code=201, summary="Capture a lead from any channel; answers once it is routed")
-def create_lead(
+async def create_lead(
     body: LeadCreate,
     request: Request,
     subject: SubjectDep,
-    session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> LeadRead:
-    captured = service.capture(session, subject, data=body, idempotency_key=idempotency_key)
-    return lead_reads(
-        session, subject, [captured.lead], locale=locale_of(request), deduplicated=captured.deduplicated
-    )[0]
+    answer = intake.submit(CaptureRequest(subject, body, idempotency_key), locale=locale_of(request))
+    return await asyncio.wrap_future(answer)
 
 
 @router.get("/leads", summary="Leads you may see, newest first")
@@ -54,12 +55,12 @@ def list_leads(
     session: SessionDep,
     stage: Stage | None = None,
     open: bool = False,
-    dealer_code: Annotated[str | None, Query(max_length=20)] = None,
-    consultant: Annotated[str | None, Query(max_length=60)] = None,
+    dealer_code: Annotated[Text | None, Query(max_length=20)] = None,
+    consultant: Annotated[Text | None, Query(max_length=60)] = None,
     channel: Channel | None = None,
-    campaign: Annotated[str | None, Query(max_length=80)] = None,
+    campaign: Annotated[Text | None, Query(max_length=80)] = None,
     unassigned: bool = False,
-    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[LeadRead]:
     subject.require(Permission.LEADS_READ)

@@ -21,8 +21,8 @@ from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit.errors import DomainError, InvalidInput
 from drivetrain.kit.importing import ImportReport, RowError, read_records
-from drivetrain.leads import service
-from drivetrain.leads.models import Channel, ChannelSpend, LeadTouch
+from drivetrain.leads.capture import capture
+from drivetrain.leads.models import Channel, ChannelSpend
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import LeadCreate
 
@@ -183,10 +183,7 @@ def _lead_row(number: int, record: dict[str, Any], prefix: str, report: ImportRe
 def _already_imported(session: Session, data: LeadCreate) -> bool:
     """A lead, or a touch on an open lead, already came from this channel with this source_ref."""
     channel, ref = data.channel.value, data.source_ref or ""
-    if LeadRepository(session).by_source_ref(channel, ref) is not None:
-        return True
-    stmt = select(LeadTouch.id).where(LeadTouch.channel == channel, LeadTouch.source_ref == ref).limit(1)
-    return session.scalar(stmt) is not None
+    return bool(LeadRepository(session).by_source_refs({(channel, ref)}))
 
 
 def _capture(session: Session, subject: AuthSubject, data: LeadCreate) -> Outcome:
@@ -194,7 +191,7 @@ def _capture(session: Session, subject: AuthSubject, data: LeadCreate) -> Outcom
     if _already_imported(session, data):
         return "unchanged"
     with session.begin_nested():
-        captured = service.capture(session, subject, data=data)
+        captured = capture(session, subject, data=data)
     return "updated" if captured.deduplicated else "created"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -19,11 +19,14 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from drivetrain.db import Base, UTCDateTime
 from drivetrain.kit import clock
 from drivetrain.kit.model_mixins import IdMixin, TimestampMixin
+
+if TYPE_CHECKING:
+    from drivetrain.customers.models import Customer
 
 
 class Channel(StrEnum):
@@ -66,6 +69,7 @@ class Lead(IdMixin, TimestampMixin, Base):
         Index("ix_lead_first_contact_due", "first_contact_due_at"),
     )
     customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"))
+    customer: Mapped[Customer] = relationship(lazy="raise")  # for insert order; never loaded
     dealer_id: Mapped[str | None] = mapped_column(ForeignKey("dealer.id"))
     consultant_id: Mapped[str | None] = mapped_column(ForeignKey("app_user.id"))
     brand_id: Mapped[str] = mapped_column(ForeignKey("brand.id"))
@@ -95,6 +99,7 @@ class LeadTouch(IdMixin, Base):
         Index("ix_lead_touch_channel_source_ref", "channel", "source_ref"),
     )
     lead_id: Mapped[str] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    lead: Mapped[Lead] = relationship(lazy="raise")  # for insert order; never loaded
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     channel: Mapped[str] = mapped_column(String(20))
     campaign: Mapped[str | None] = mapped_column(String(80))
@@ -110,6 +115,7 @@ class LeadHistory(IdMixin, Base):
     __tablename__ = "lead_history"
     __table_args__ = (Index("ix_lead_history_lead_at", "lead_id", "at"),)
     lead_id: Mapped[str] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    lead: Mapped[Lead] = relationship(lazy="raise")  # for insert order; never loaded
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     kind: Mapped[str] = mapped_column(String(20))  # assigned | reassigned | stage | breach | touch
     from_value: Mapped[str | None] = mapped_column(String(60))

@@ -12,6 +12,8 @@ from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import Customer
 from drivetrain.kit.phone import mask_phone
+from drivetrain.leads import directory
+from drivetrain.leads.capture import Capture
 from drivetrain.leads.models import Channel, Lead, Stage
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import (
@@ -23,7 +25,7 @@ from drivetrain.leads.schemas import (
     TaskRead,
     TouchRead,
 )
-from drivetrain.org.models import Dealer, Series
+from drivetrain.org.models import Series
 
 
 def _explanations(items: list[dict[str, Any]], locale: str) -> list[Explanation]:
@@ -32,14 +34,8 @@ def _explanations(items: list[dict[str, Any]], locale: str) -> list[Explanation]
 
 
 def lead_reads(
-    session: Session,
-    subject: AuthSubject,
-    leads: list[Lead],
-    *,
-    locale: str = "zh-CN",
-    deduplicated: bool = False,
+    session: Session, subject: AuthSubject, leads: list[Lead], *, locale: str = "zh-CN"
 ) -> list[LeadRead]:
-    reveal = subject.can(Permission.PII_READ)
     customers = {
         c.id: c
         for c in session.scalars(
@@ -51,50 +47,78 @@ def lead_reads(
             select(Series.id, Series.name).where(Series.id.in_({x.series_id for x in leads}))
         ).all()
     )
-    dealer_ids = {x.dealer_id for x in leads if x.dealer_id}
-    dealers = (
-        {d.id: d for d in session.scalars(select(Dealer).where(Dealer.id.in_(dealer_ids)))}
-        if dealer_ids
-        else {}
-    )
     user_ids = {x.consultant_id for x in leads if x.consultant_id}
     users = (
         dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all())
         if user_ids
         else {}
     )
-    reads = []
-    for lead in leads:
-        customer = customers[lead.customer_id]
-        phone = customer.primary_phone
-        dealer = dealers.get(lead.dealer_id) if lead.dealer_id else None
-        reads.append(
-            LeadRead(
-                id=lead.id,
-                status=Stage(lead.stage),
-                customer_id=customer.id,
-                customer_name=customer.name,
-                phone=(phone if reveal else mask_phone(phone)) if phone else None,
-                series=series[lead.series_id],
-                channel=Channel(lead.channel),
-                campaign=lead.campaign,
-                dealer_code=dealer.code if dealer else None,
-                dealer_name=dealer.name if dealer else None,
-                consultant=users.get(lead.consultant_id) if lead.consultant_id else None,
-                routing=RoutingRead(
-                    dealer=_explanations(lead.routing.get("dealer", []), locale),
-                    consultant=_explanations(lead.routing.get("consultant", []), locale),
-                ),
-                deduplicated=deduplicated,
-                first_contact_due_at=lead.first_contact_due_at,
-                first_contacted_at=lead.first_contacted_at,
-                sla_breaches=lead.sla_breaches,
-                lost_reason=lead.lost_reason,
-                created_at=lead.created_at,
-                updated_at=lead.updated_at,
-            )
+    network = directory.dealers(session)
+    return [
+        _shape(
+            subject,
+            lead,
+            customers[lead.customer_id],
+            series_name=series[lead.series_id],
+            dealer=network.get(lead.dealer_id) if lead.dealer_id else None,
+            consultant=users.get(lead.consultant_id) if lead.consultant_id else None,
+            locale=locale,
         )
-    return reads
+        for lead in leads
+    ]
+
+
+def captured_read(session: Session, subject: AuthSubject, captured: Capture, *, locale: str) -> LeadRead:
+    """The answer to a capture, from what capture already holds (no query but a cold dealer directory)."""
+    lead = captured.lead
+    return _shape(
+        subject,
+        lead,
+        captured.customer,
+        series_name=captured.series_name,
+        dealer=directory.dealers(session).get(lead.dealer_id) if lead.dealer_id else None,
+        consultant=captured.consultant_username,
+        locale=locale,
+        deduplicated=captured.deduplicated,
+    )
+
+
+def _shape(
+    subject: AuthSubject,
+    lead: Lead,
+    customer: Customer,
+    *,
+    series_name: str,
+    dealer: directory.DirectoryDealer | None,
+    consultant: str | None,
+    locale: str,
+    deduplicated: bool = False,
+) -> LeadRead:
+    phone = customer.primary_phone
+    return LeadRead(
+        id=lead.id,
+        status=Stage(lead.stage),
+        customer_id=customer.id,
+        customer_name=customer.name,
+        phone=(phone if subject.can(Permission.PII_READ) else mask_phone(phone)) if phone else None,
+        series=series_name,
+        channel=Channel(lead.channel),
+        campaign=lead.campaign,
+        dealer_code=dealer.code if dealer else None,
+        dealer_name=dealer.name if dealer else None,
+        consultant=consultant,
+        routing=RoutingRead(
+            dealer=_explanations(lead.routing.get("dealer", []), locale),
+            consultant=_explanations(lead.routing.get("consultant", []), locale),
+        ),
+        deduplicated=deduplicated,
+        first_contact_due_at=lead.first_contact_due_at,
+        first_contacted_at=lead.first_contacted_at,
+        sla_breaches=lead.sla_breaches,
+        lost_reason=lead.lost_reason,
+        created_at=lead.created_at,
+        updated_at=lead.updated_at,
+    )
 
 
 def lead_detail(session: Session, subject: AuthSubject, lead: Lead, *, locale: str = "zh-CN") -> LeadDetail:

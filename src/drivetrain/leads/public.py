@@ -29,7 +29,7 @@ from drivetrain.db import database
 from drivetrain.kit import clock
 from drivetrain.kit.ratelimit import SlidingWindowLimiter
 from drivetrain.kit.validators import Name, Phone
-from drivetrain.leads import service
+from drivetrain.leads.capture import capture
 from drivetrain.leads.models import Channel, Lead
 from drivetrain.leads.schemas import LeadCreate
 from drivetrain.org.models import Brand, Dealer, Series
@@ -128,7 +128,7 @@ def submit_test_drive(
     if form is None:
         return _form_page(request, choices, values=values, token=form_token, errors=errors, status=422)
     source_ref = _source_ref(form_token, form)
-    captured = service.capture(
+    captured = capture(
         session, FORM_SUBJECT, data=_lead_data(form, choices[form.series], source_ref=source_ref)
     )
     return _thanks_page(request, dealer_name=_dealer_name(session, captured.lead))

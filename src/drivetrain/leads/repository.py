@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import User
@@ -90,32 +90,32 @@ class LeadRepository:
         return list(self.session.scalars(stmt.order_by(FollowUpTask.due_at).limit(limit)))
 
     # Identity lookups for capture (system level, not display reads).
-    def by_source_ref(self, channel: str, source_ref: str) -> Lead | None:
-        """The lead a channel's id already produced, as a lead of its own or as a touch on an open one."""
-        lead = self.session.scalar(select(Lead).where(Lead.channel == channel, Lead.source_ref == source_ref))
-        if lead is not None:
-            return lead
-        touched = (
-            select(Lead)
-            .join(LeadTouch, LeadTouch.lead_id == Lead.id)
-            .where(LeadTouch.channel == channel, LeadTouch.source_ref == source_ref)
-            .limit(1)
+    def by_source_refs(self, refs: set[tuple[str, str]]) -> dict[tuple[str, str], Lead]:
+        """The leads channels' own ids already produced, as leads of their own or as touches on open ones."""
+        if not refs:
+            return {}
+        found: dict[tuple[str, str], Lead] = {}
+        touched = self.session.execute(
+            select(LeadTouch.channel, LeadTouch.source_ref, Lead)
+            .join(Lead, Lead.id == LeadTouch.lead_id)
+            .where(tuple_(LeadTouch.channel, LeadTouch.source_ref).in_(refs))
         )
-        return self.session.scalar(touched)
+        for channel, ref, lead in touched:
+            found.setdefault((channel, ref or ""), lead)
+        own = select(Lead).where(tuple_(Lead.channel, Lead.source_ref).in_(refs))
+        found.update({(lead.channel, lead.source_ref or ""): lead for lead in self.session.scalars(own)})
+        return found
 
-    def open_lead_of(self, customer_id: str, series_id: str, *, since: datetime) -> Lead | None:
+    def open_leads_of(self, customer_ids: set[str], *, since: datetime) -> dict[tuple[str, str], Lead]:
+        """Per (customer, series): the newest open lead created since then."""
+        if not customer_ids:
+            return {}
         stmt = (
             select(Lead)
-            .where(
-                Lead.customer_id == customer_id,
-                Lead.series_id == series_id,
-                Lead.stage.in_(OPEN_STAGES),
-                Lead.created_at >= since,
-            )
-            .order_by(Lead.created_at.desc())
-            .limit(1)
+            .where(Lead.customer_id.in_(customer_ids), Lead.stage.in_(OPEN_STAGES), Lead.created_at >= since)
+            .order_by(Lead.created_at)
         )
-        return self.session.scalar(stmt)
+        return {(lead.customer_id, lead.series_id): lead for lead in self.session.scalars(stmt)}
 
     def open_counts_by_dealer(self, dealer_ids: list[str]) -> dict[str, int]:
         if not dealer_ids:

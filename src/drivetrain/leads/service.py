@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
 from drivetrain.auth.models import User
-from drivetrain.auth.roles import Permission, Scope
+from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.customers.models import ConsentChannel, ConsentPurpose, ConsentStatus, Customer, Vehicle
-from drivetrain.customers.repository import CustomerFilter, CustomerRepository
-from drivetrain.customers.schemas import ConsentIn, CustomerCreate
-from drivetrain.customers.service import add_timeline, create_customer, record_consent
+from drivetrain.customers.models import Customer
+from drivetrain.customers.service import add_timeline
 from drivetrain.jobs import events, outbox
 from drivetrain.kit import clock
-from drivetrain.kit.address import coordinates_of, parse_address
-from drivetrain.kit.calendar import WorkingHours, add_business_time
-from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
-from drivetrain.kit.geo import nearest
-from drivetrain.kit.idempotency import remember, replayed
+from drivetrain.kit.calendar import add_business_time
+from drivetrain.kit.errors import InvalidInput, NotFound
 from drivetrain.leads import directory, routing
 from drivetrain.leads.models import (
     ConsultantDuty,
@@ -34,12 +28,11 @@ from drivetrain.leads.models import (
     Lead,
     LeadHistory,
     LeadSettings,
-    LeadTouch,
     Stage,
 )
 from drivetrain.leads.repository import LeadRepository
-from drivetrain.leads.schemas import LeadCreate, LeadSettingsUpdate, Reassignment, StageChange
-from drivetrain.org.models import Brand, Series
+from drivetrain.leads.schemas import LeadSettingsUpdate, Reassignment, StageChange
+from drivetrain.org.models import Series
 from drivetrain.org.repository import DealerRepository, StaffRepository
 
 WECOM_TOPIC = "wecom.app_message"
@@ -66,67 +59,10 @@ NEXT_STAGES: dict[Stage, set[Stage]] = {
 }
 
 
-@dataclass(frozen=True)
-class Capture:
-    lead: Lead
-    deduplicated: bool = False
+# ---------------------------------------------------------------- shared steps
 
 
-# ---------------------------------------------------------------- capture
-
-
-def capture(
-    session: Session, subject: AuthSubject, *, data: LeadCreate, idempotency_key: str | None = None
-) -> Capture:
-    """One flow for every channel: dedupe, attach to the customer, route, notify, start the SLA clock."""
-    subject.require(Permission.LEADS_CAPTURE)
-    repo = LeadRepository(session)
-    if idempotency_key and (earlier := replayed(session, subject, "lead.capture", idempotency_key, data)):
-        return Capture(repo.get(subject, earlier))
-    if data.source_ref and (same := repo.by_source_ref(data.channel, data.source_ref)) is not None:
-        return Capture(same)
-    series = _series(session, data.series, data.brand)
-    settings = repo.settings()
-    customer = _customer_for(session, subject, data)
-    since = clock.now() - timedelta(days=settings.dedupe_window_days)
-    open_lead = repo.open_lead_of(customer.id, series.id, since=since)
-    if open_lead is not None:
-        _touch(session, open_lead, data)
-        _history(session, open_lead, "touch", to_value=data.channel, actor=subject, reason=data.campaign)
-        add_timeline(
-            session,
-            customer_id=customer.id,
-            kind="lead.touch",
-            summary=f"再次咨询：{series.name}（{data.channel}）",
-            actor=subject,
-            dealer_id=open_lead.dealer_id,
-            detail={"lead_id": open_lead.id, "campaign": data.campaign},
-        )
-        _remember(session, subject, idempotency_key, data, open_lead.id)
-        return Capture(open_lead, deduplicated=True)
-    lead = _insert(session, customer, series, data)
-    if lead is None:  # a concurrent request with the same channel + source_ref won the race
-        raced = repo.by_source_ref(data.channel, data.source_ref or "")
-        if raced is None:
-            raise Conflict("a lead with this source_ref is being captured; retry")
-        return Capture(raced)
-    _touch(session, lead, data)
-    _route(session, subject, lead, customer, data, settings)
-    _log_step(
-        session,
-        subject,
-        lead,
-        kind="lead.captured",
-        summary=f"线索：{series.name}（{data.channel}）",
-        detail={"campaign": data.campaign},
-        action="lead.capture",
-        changes={"channel": [None, data.channel], "dealer_id": [None, lead.dealer_id]},
-    )
-    _remember(session, subject, idempotency_key, data, lead.id)
-    return Capture(lead)
-
-
-def _log_step(
+def log_step(
     session: Session,
     subject: AuthSubject,
     lead: Lead,
@@ -158,109 +94,7 @@ def _log_step(
     )
 
 
-def _remember(
-    session: Session, subject: AuthSubject, key: str | None, data: LeadCreate, lead_id: str
-) -> None:
-    if key:
-        remember(session, subject, "lead.capture", key, data, lead_id)
-
-
-def _series(session: Session, name: str, brand_name: str | None) -> Series:
-    stmt = select(Series).where((Series.name == name) | (Series.name_en == name))
-    if brand_name:
-        stmt = stmt.join(Brand, Brand.id == Series.brand_id).where(Brand.name == brand_name)
-    series = session.scalars(stmt).first()
-    if series is None:
-        raise InvalidInput(
-            "series", f"unknown series {name}" + (f" of brand {brand_name}" if brand_name else "")
-        )
-    return series
-
-
-def _customer_for(session: Session, subject: AuthSubject, data: LeadCreate) -> Customer:
-    """The known customer with this mobile, or a new prospect.
-
-    HQ-level capture matches across the whole network; dealer staff only match customers they may
-    see, so a phone number never reveals another dealer's customer.
-    """
-    customers = CustomerRepository(session)
-    if subject.scope is Scope.ALL:
-        customer = customers.by_mobile(data.phone)
-    else:
-        found = customers.search(subject, CustomerFilter(phone=data.phone), cursor=None, limit=1)
-        customer = found[0] if found else None
-    if customer is None:
-        consents = []
-        if data.consent_marketing is not None:
-            status = ConsentStatus.GRANTED if data.consent_marketing else ConsentStatus.WITHDRAWN
-            consents.append(
-                ConsentIn(
-                    purpose=ConsentPurpose.MARKETING,
-                    channel=ConsentChannel.ANY,
-                    status=status,
-                    source=f"lead:{data.channel}",
-                )
-            )
-        prospect = CustomerCreate(
-            name=data.name,
-            phone=data.phone,
-            address=data.address,
-            consents=consents,
-            source=f"lead:{data.channel}",
-        )
-        return create_customer(session, subject, data=prospect)
-    if data.consent_marketing is not None:
-        status = ConsentStatus.GRANTED if data.consent_marketing else ConsentStatus.WITHDRAWN
-        record_consent(
-            session,
-            subject,
-            customer,
-            ConsentIn(
-                purpose=ConsentPurpose.MARKETING,
-                channel=ConsentChannel.ANY,
-                status=status,
-                source=f"lead:{data.channel}",
-            ),
-        )
-    return customer
-
-
-def _insert(session: Session, customer: Customer, series: Series, data: LeadCreate) -> Lead | None:
-    lead = Lead(
-        customer_id=customer.id,
-        brand_id=series.brand_id,
-        series_id=series.id,
-        channel=data.channel,
-        campaign=data.campaign,
-        source_ref=data.source_ref,
-        note=data.note,
-        stage=Stage.NEW,
-        routing={},
-    )
-    try:
-        with session.begin_nested():
-            session.add(lead)
-    except IntegrityError:
-        return None
-    return lead
-
-
-def _touch(session: Session, lead: Lead, data: LeadCreate) -> None:
-    session.add(
-        LeadTouch(
-            lead_id=lead.id,
-            at=clock.now(),
-            channel=data.channel,
-            campaign=data.campaign,
-            click_id=data.click_id,
-            source_ref=data.source_ref,
-            utm=data.utm or {},
-            note=data.note,
-        )
-    )
-
-
-def _history(
+def history(
     session: Session,
     lead: Lead,
     kind: str,
@@ -286,60 +120,6 @@ def _history(
 # ---------------------------------------------------------------- routing
 
 
-def _location(data: LeadCreate, customer: Customer) -> tuple[tuple[float, float] | None, str | None]:
-    """Coordinates of the lead's district (or city), from the address it gave, else the customer's."""
-    text = data.address or data.city or customer.address
-    if not text:
-        return None, None
-    place = parse_address(text)
-    if not place.adcode:
-        return None, None
-    label = "".join(p for p in (place.city, place.district) if p) or place.province
-    return coordinates_of(place.adcode), label
-
-
-def _relationship(session: Session, customer: Customer) -> tuple[str, ...]:
-    """The customer's servicing dealers first, then selling dealers, then the owning dealer."""
-    cars = session.execute(
-        select(Vehicle.servicing_dealer_id, Vehicle.selling_dealer_id).where(Vehicle.owner_id == customer.id)
-    ).all()
-    ordered = [d for d, _ in cars] + [d for _, d in cars] + [customer.dealer_id]
-    return tuple(dict.fromkeys(d for d in ordered if d))
-
-
-def _candidates(
-    session: Session, facts: routing.LeadFacts, policy: routing.RoutingPolicy
-) -> list[routing.DealerCandidate]:
-    """Only dealers routing could choose: relationship ones, those in the radius, the nearest one's region."""
-    network = directory.dealers(session)
-    wanted = set(facts.relationship_dealer_ids) & network.keys()
-    if facts.location is not None:
-        located = [d for d in network.values() if d.latitude is not None and d.longitude is not None]
-        near = nearest(facts.location, located, key=lambda d: (d.latitude, d.longitude))  # type: ignore[arg-type, return-value]
-        wanted |= {d.dealer_id for d, km in near if km <= policy.radius_km}
-        if near:
-            region = near[0][0].region
-            wanted |= {d.dealer_id for d in network.values() if d.region == region}
-    ids = sorted(wanted)
-    repo = LeadRepository(session)
-    loads, states = repo.open_counts_by_dealer(ids), repo.dealer_states(ids)
-    return [
-        routing.DealerCandidate(
-            dealer_id=i,
-            code=network[i].code,
-            name=network[i].name,
-            region=network[i].region,
-            latitude=network[i].latitude,
-            longitude=network[i].longitude,
-            brands=network[i].brands,
-            open_leads=loads.get(i, 0),
-            capacity=states[i].capacity if i in states else None,
-            accepting=states[i].accepting if i in states else True,
-        )
-        for i in ids
-    ]
-
-
 def policy_of(settings: LeadSettings) -> routing.RoutingPolicy:
     return routing.RoutingPolicy(
         radius_km=settings.radius_km,
@@ -349,128 +129,85 @@ def policy_of(settings: LeadSettings) -> routing.RoutingPolicy:
     )
 
 
-def _explain(reasons: list[routing.Reason]) -> list[dict[str, Any]]:
+def explain(reasons: list[routing.Reason]) -> list[dict[str, Any]]:
     return [{"code": r.code, "zh": r.text_zh, "en": r.text_en, "data": r.data} for r in reasons]
 
 
-def _next_rotation(session: Session, dealer_id: str) -> int:
-    state = session.get(DealerLeadState, dealer_id)
-    if state is None:
-        state = DealerLeadState(dealer_id=dealer_id, accepting=True, rotation=0)
-        session.add(state)
-    state.rotation += 1
-    return state.rotation
+class ConsultantDesk:
+    """A dealer's sales consultants with their open-lead loads and the round-robin turn, for one transaction.
 
+    Picks update the loads in memory, so a batch of leads spreads like leads captured one by one;
+    the turn is written back once (``persist_turns``), not once per lead.
+    """
 
-def _own_consultant(
-    session: Session, customer: Customer, dealer_id: str
-) -> tuple[User, list[routing.Reason]] | None:
-    """A returning customer goes back to the consultant who already looks after them, when on duty there."""
-    if customer.consultant_id is None:
-        return None
-    user = session.get(User, customer.consultant_id)
-    duty = session.get(ConsultantDuty, customer.consultant_id)
-    if (
-        user is None
-        or user.dealer_id != dealer_id
-        or not user.active
-        or (duty is not None and not duty.on_duty)
-    ):
-        return None
-    reason = routing.Reason(
-        "relationship_consultant",
-        f"老客户，回到其顾问 {user.username}",
-        f"returning customer: back to {user.username}",
-        {"username": user.username},
-    )
-    return user, [reason]
+    def __init__(self, session: Session, dealer_id: str, staff: list[tuple[User, bool, float, int]]) -> None:
+        self.session = session
+        self.dealer_id = dealer_id
+        self.staff = {user.id: user for user, *_ in staff}
+        self.candidates = {
+            user.id: routing.ConsultantCandidate(
+                user_id=user.id, username=user.username, on_duty=on, open_leads=n, weight=w
+            )
+            for user, on, w, n in staff
+        }
+        state = session.get(DealerLeadState, dealer_id)
+        self.rotation = state.rotation if state else 0
+        self.turns = 0
+
+    @classmethod
+    def open(cls, session: Session, dealer_id: str) -> ConsultantDesk:
+        return cls(session, dealer_id, LeadRepository(session).consultants_at(dealer_id))
+
+    def pick(self, *, exclude: frozenset[str] = frozenset()) -> tuple[User | None, list[routing.Reason]]:
+        """The next consultant by weighted least load and turn; nobody on duty: the store manager."""
+        decision = routing.choose_consultant(
+            list(self.candidates.values()), rotation_index=self.rotation + self.turns + 1, exclude=exclude
+        )
+        if decision.user_id is not None:
+            self.turns += 1
+            self.took(decision.user_id)
+            return self.staff[decision.user_id], decision.reasons
+        manager = LeadRepository(self.session).store_manager_of(self.dealer_id)
+        if manager is not None and manager.id not in exclude:
+            reason = routing.Reason(
+                "store_manager",
+                f"无人值班，交店总 {manager.username}",
+                f"nobody on duty: store manager {manager.username}",
+                {"username": manager.username},
+            )
+            return manager, [*decision.reasons, reason]
+        return None, decision.reasons
+
+    def took(self, user_id: str) -> None:
+        """One more open lead for this consultant (picked, or a returning customer's own)."""
+        candidate = self.candidates.get(user_id)
+        if candidate is not None:
+            self.candidates[user_id] = replace(candidate, open_leads=candidate.open_leads + 1)
+
+    def persist_turns(self) -> None:
+        if not self.turns:
+            return
+        state = self.session.get(DealerLeadState, self.dealer_id)
+        if state is None:
+            state = DealerLeadState(dealer_id=self.dealer_id, accepting=True, rotation=0)
+            self.session.add(state)
+        state.rotation = self.rotation + self.turns
 
 
 def _pick_consultant(
     session: Session, dealer_id: str, *, exclude: frozenset[str] = frozenset()
 ) -> tuple[User | None, list[routing.Reason]]:
-    repo = LeadRepository(session)
-    staff = repo.consultants_at(dealer_id)
-    candidates = [
-        routing.ConsultantCandidate(user_id=u.id, username=u.username, on_duty=on, open_leads=n, weight=w)
-        for u, on, w, n in staff
-    ]
-    decision = routing.choose_consultant(
-        candidates, rotation_index=_next_rotation(session, dealer_id), exclude=exclude
-    )
-    if decision.user_id is not None:
-        return next(u for u, *_ in staff if u.id == decision.user_id), decision.reasons
-    manager = repo.store_manager_of(dealer_id)
-    if manager is not None and manager.id not in exclude:
-        reason = routing.Reason(
-            "store_manager",
-            f"无人值班，交店总 {manager.username}",
-            f"nobody on duty: store manager {manager.username}",
-            {"username": manager.username},
-        )
-        return manager, [*decision.reasons, reason]
-    return None, decision.reasons
-
-
-def _route(
-    session: Session,
-    subject: AuthSubject,
-    lead: Lead,
-    customer: Customer,
-    data: LeadCreate,
-    settings: LeadSettings,
-) -> None:
-    if subject.scope in (Scope.DEALER, Scope.OWN) and subject.dealer_id:
-        dealer_id: str | None = subject.dealer_id
-        dealer_reasons = [
-            routing.Reason("captured_at_dealer", "门店自录线索", "captured by the dealer itself", {})
-        ]
-    else:
-        location, label = _location(data, customer)
-        brand = session.get(Brand, lead.brand_id)
-        facts = routing.LeadFacts(
-            brand=brand.name if brand else "",
-            location=location,
-            location_label=label,
-            relationship_dealer_ids=_relationship(session, customer),
-            region_hint=None,
-        )
-        policy = policy_of(settings)
-        decision = routing.choose_dealer(_candidates(session, facts, policy), facts, policy)
-        dealer_id, dealer_reasons = decision.dealer_id, decision.reasons
-    consultant, consultant_reasons = (None, [])
-    if subject.scope is Scope.OWN:
-        consultant = session.get(User, subject.user_id)
-        consultant_reasons = [
-            routing.Reason("captured_by_consultant", "顾问自录", "captured by the consultant", {})
-        ]
-    elif dealer_id is not None:
-        consultant, consultant_reasons = _own_consultant(session, customer, dealer_id) or _pick_consultant(
-            session, dealer_id
-        )
-    lead.routing = {"dealer": _explain(dealer_reasons), "consultant": _explain(consultant_reasons)}
-    _assign(
-        session,
-        lead,
-        dealer_id=dealer_id,
-        consultant=consultant,
-        settings=settings,
-        actor=subject,
-        kind="assigned",
-    )
-    if customer.dealer_id is None and dealer_id is not None:
-        customer.dealer_id = dealer_id
-        customer.consultant_id = consultant.id if consultant else None
+    desk = ConsultantDesk.open(session, dealer_id)
+    picked = desk.pick(exclude=exclude)
+    desk.persist_turns()
+    return picked
 
 
 def first_contact_due(
     session: Session, dealer_id: str, settings: LeadSettings, *, start: datetime
 ) -> datetime:
     """The SLA deadline, in the dealer's business time when the settings say so (kit.calendar)."""
-    hours = None
-    if settings.business_hours:
-        dealer = directory.dealers(session).get(dealer_id)
-        hours = WorkingHours.from_json(dealer.working_hours) if dealer else None
+    hours = directory.working_hours(session, dealer_id) if settings.business_hours else None
     return add_business_time(start, timedelta(seconds=settings.first_contact_seconds), hours)
 
 
@@ -498,9 +235,7 @@ def _assign(
         else None
     )
     session.flush()
-    _history(
-        session, lead, kind, from_value=previous, to_value=lead.consultant_id, actor=actor, reason=reason
-    )
+    history(session, lead, kind, from_value=previous, to_value=lead.consultant_id, actor=actor, reason=reason)
     if kind != "assigned":
         holder = consultant.display_name if consultant else "总部线索池"
         add_timeline(
@@ -513,16 +248,28 @@ def _assign(
             detail={"lead_id": lead.id},
         )
     if consultant is not None:
-        notify_assigned(session, lead, consultant)
+        _notify(session, lead, consultant)
 
 
-def notify_assigned(session: Session, lead: Lead, consultant: User) -> None:
+def _notify(session: Session, lead: Lead, consultant: User) -> None:
     series = session.get(Series, lead.series_id)
     customer = session.get(Customer, lead.customer_id)
+    notify_assigned(
+        session,
+        lead,
+        consultant,
+        series_name=series.name if series else "",
+        customer_name=customer.name if customer else "",
+    )
+
+
+def notify_assigned(
+    session: Session, lead: Lead, consultant: User, *, series_name: str, customer_name: str
+) -> None:
     payload = {
         "lead_id": lead.id,
-        "series": series.name if series else None,
-        "customer": customer.name if customer else None,
+        "series": series_name,
+        "customer": customer_name,
         "channel": lead.channel,
         "due_at": lead.first_contact_due_at.isoformat() if lead.first_contact_due_at else None,
     }
@@ -561,7 +308,7 @@ def change_stage(session: Session, subject: AuthSubject, lead: Lead, *, data: St
         None if lead.first_contacted_at or target is Stage.LOST else lead.first_contact_due_at
     )
     lead.closed_at = now if target in (Stage.WON, Stage.LOST) else None
-    _history(
+    history(
         session,
         lead,
         "stage",
@@ -570,7 +317,7 @@ def change_stage(session: Session, subject: AuthSubject, lead: Lead, *, data: St
         actor=subject,
         reason=data.lost_reason,
     )
-    _log_step(
+    log_step(
         session,
         subject,
         lead,
@@ -673,7 +420,7 @@ def breach_first_contact(session: Session, lead_id: str, *, now: datetime) -> bo
         return False
     session.refresh(lead)
     late = int((now - due).total_seconds())
-    _history(
+    history(
         session,
         lead,
         "breach",
@@ -691,7 +438,7 @@ def breach_first_contact(session: Session, lead_id: str, *, now: datetime) -> bo
     )
     manager = repo.store_manager_of(lead.dealer_id)
     if successor is not None:
-        notify_assigned(session, lead, successor)
+        _notify(session, lead, successor)
     if manager is not None:
         _notify_breach(session, lead, manager, holder)
     return True
@@ -730,7 +477,7 @@ def add_task(
     )
     session.add(task)
     session.flush()
-    _history(session, lead, "task", to_value=due_at.isoformat(), actor=subject, reason=note)
+    history(session, lead, "task", to_value=due_at.isoformat(), actor=subject, reason=note)
     return task
 
 

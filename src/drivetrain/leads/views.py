@@ -17,6 +17,7 @@ from drivetrain.jobs import events
 from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.pagination import MAX_LIMIT, page_of
+from drivetrain.kit.validators import Text
 from drivetrain.leads import service
 from drivetrain.leads.models import OPEN_STAGES, Lead, Stage
 from drivetrain.leads.presenters import lead_detail, lead_reads
@@ -94,7 +95,7 @@ def inbox(
     request: Request,
     subject: ConsoleSubject,
     session: SessionDep,
-    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
 ) -> HTMLResponse:
     """Open leads in the subject's scope; HQ also sees the pool of leads no dealer took."""
     subject.require(Permission.LEADS_READ)

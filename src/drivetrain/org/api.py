@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission
 from drivetrain.kit.pagination import MAX_LIMIT, Page
+from drivetrain.kit.validators import Text
 from drivetrain.org.presenters import dealer_detail, dealer_summary
 from drivetrain.org.repository import DealerRepository, StaffRepository
 from drivetrain.org.schemas import DealerRead, DealerSummary, StaffRead
@@ -20,9 +21,9 @@ router = APIRouter(tags=["dealers"])
 def list_dealers(
     subject: SubjectDep,
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=60, description="Name, code or city")] = None,
-    region: Annotated[str | None, Query(max_length=40)] = None,
-    province: Annotated[str | None, Query(max_length=20)] = None,
+    q: Annotated[Text | None, Query(max_length=60, description="Name, code or city")] = None,
+    region: Annotated[Text | None, Query(max_length=40)] = None,
+    province: Annotated[Text | None, Query(max_length=20)] = None,
     cursor: Annotated[
         str | None, Query(max_length=20, description="The last dealer code of the previous page")
     ] = None,

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from drivetrain.auth.deps import SessionDep
 from drivetrain.auth.roles import Permission
 from drivetrain.customers.repository import CustomerRepository
+from drivetrain.kit.validators import Text
 from drivetrain.org.presenters import dealer_detail, dealer_summary
 from drivetrain.org.repository import DealerRepository, StaffRepository
 from drivetrain.web.templating import ConsoleSubject, render
@@ -23,8 +24,8 @@ def dealer_list(
     request: Request,
     subject: ConsoleSubject,
     session: SessionDep,
-    q: Annotated[str, Query(max_length=60)] = "",
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    q: Annotated[Text, Query(max_length=60)] = "",
+    cursor: Annotated[Text | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     subject.require(Permission.DEALERS_READ)
     rows = DealerRepository(session).search(subject, q=q or None, cursor_code=cursor, limit=PAGE_SIZE)

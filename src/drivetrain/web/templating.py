@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from drivetrain.auth.deps import SessionDep, optional_console_subject
+from drivetrain.auth.deps import optional_console_subject
 from drivetrain.auth.roles import Permission, Role
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.config import get_settings
@@ -66,8 +66,8 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def console_subject(request: Request, session: SessionDep) -> AuthSubject:
-    subject = optional_console_subject(request, session)
+def console_subject(request: Request) -> AuthSubject:
+    subject = optional_console_subject(request)
     if subject is None:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     return subject
