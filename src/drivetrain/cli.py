@@ -29,6 +29,7 @@ from drivetrain.auth import service as auth_service
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import SYSTEM
+from drivetrain.cases.cli import classify_app
 from drivetrain.db import database, unit_of_work
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit.errors import DomainError
@@ -45,6 +46,7 @@ token_app = typer.Typer(help="API tokens for integrations.", no_args_is_help=Tru
 app.add_typer(import_app, name="import")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(classify_app, name="classify")
 console = Console()
 
 
