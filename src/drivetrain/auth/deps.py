@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import service
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.db import database
+from drivetrain.kit import clock
 from drivetrain.kit.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "dt_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_SIZE = 10_000
+_token_subjects: dict[str, tuple[datetime, AuthSubject]] = {}
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -63,20 +69,39 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise Forbidden("missing or stale CSRF token; reload the page")
 
 
-def api_subject(request: Request) -> AuthSubject:
-    """Who is asking, read in a short session of its own.
-
-    It must not take the request's write session: that would hold the (single SQLite)
-    writer while the request waits for a worker thread, and a burst of requests would
-    deadlock the pool.
-    """
+async def api_subject(request: Request) -> AuthSubject:
+    """Who is asking. A bearer token's subject is kept for ``TOKEN_CACHE_SECONDS``, so an
+    integration posting many requests reads its token once per few seconds (a revoked token or a
+    changed role takes effect within that time); the console cookie is read every time."""
     token = _bearer(request)
     if token is not None:
-        with database().session(write=False) as session:
-            subject = service.subject_for_token(session, token)
-        if subject is None:
-            raise Unauthorized("invalid or revoked API token")
-        return subject
+        return await _token_subject(token)
+    return await anyio.to_thread.run_sync(_console_api_subject, request)
+
+
+async def _token_subject(token: str) -> AuthSubject:
+    key = service.keyed_hash(token)
+    cached = _token_subjects.get(key)
+    if cached is not None and 0 <= (clock.now() - cached[0]).total_seconds() < TOKEN_CACHE_SECONDS:
+        return cached[1]
+    subject = await anyio.to_thread.run_sync(_read_token_subject, token)
+    if subject is None:
+        raise Unauthorized("invalid or revoked API token")
+    if len(_token_subjects) >= TOKEN_CACHE_SIZE:
+        _token_subjects.clear()
+    _token_subjects[key] = (clock.now(), subject)
+    return subject
+
+
+def _read_token_subject(token: str) -> AuthSubject | None:
+    """In a short read session of its own: taking the request's write session here would hold the
+    (single SQLite) writer while the request waits for a worker thread, and a burst of requests
+    would deadlock the pool."""
+    with database().session(write=False) as session:
+        return service.subject_for_token(session, token)
+
+
+def _console_api_subject(request: Request) -> AuthSubject:
     subject = optional_console_subject(request)
     if subject is None:
         raise Unauthorized("send Authorization: Bearer <token>")

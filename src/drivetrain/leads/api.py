@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -37,15 +37,22 @@ router = APIRouter(tags=["leads"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-@router.post("/leads", status_code=201, summary="Capture a lead from any channel; answers once it is routed")
+@router.post(
+    "/leads",
+    status_code=201,
+    response_model=LeadRead,
+    summary="Capture a lead from any channel; answers once it is routed",
+)
 async def create_lead(
     body: LeadCreate,
     request: Request,
     subject: SubjectDep,
     idempotency_key: IdempotencyKey = None,
-) -> LeadRead:
+) -> Response:
     answer = intake.submit(CaptureRequest(subject, body, idempotency_key), locale=locale_of(request))
-    return await asyncio.wrap_future(answer)
+    read = await asyncio.wrap_future(answer)
+    # Already a LeadRead: serialised once here rather than validated again as a return value.
+    return Response(read.model_dump_json(), status_code=201, media_type="application/json")
 
 
 @router.get("/leads", summary="Leads you may see, newest first")

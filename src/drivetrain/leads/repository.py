@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import User
@@ -91,19 +91,31 @@ class LeadRepository:
 
     # Identity lookups for capture (system level, not display reads).
     def by_source_refs(self, refs: set[tuple[str, str]]) -> dict[tuple[str, str], Lead]:
-        """The leads channels' own ids already produced, as leads of their own or as touches on open ones."""
+        """The leads channels' own ids already produced, as leads of their own or as touches on open ones.
+
+        Matched as ``channel IN … AND source_ref IN …`` (which both databases answer from the
+        (channel, source_ref) indexes; a row-value IN is a full scan on SQLite), then paired here.
+        """
         if not refs:
             return {}
+        channels, values = {c for c, _ in refs}, {r for _, r in refs}
         found: dict[tuple[str, str], Lead] = {}
         touched = self.session.execute(
             select(LeadTouch.channel, LeadTouch.source_ref, Lead)
             .join(Lead, Lead.id == LeadTouch.lead_id)
-            .where(tuple_(LeadTouch.channel, LeadTouch.source_ref).in_(refs))
+            .where(LeadTouch.channel.in_(channels), LeadTouch.source_ref.in_(values))
         )
         for channel, ref, lead in touched:
-            found.setdefault((channel, ref or ""), lead)
-        own = select(Lead).where(tuple_(Lead.channel, Lead.source_ref).in_(refs))
-        found.update({(lead.channel, lead.source_ref or ""): lead for lead in self.session.scalars(own)})
+            if (channel, ref) in refs:
+                found.setdefault((channel, ref or ""), lead)
+        own = select(Lead).where(Lead.channel.in_(channels), Lead.source_ref.in_(values))
+        found.update(
+            {
+                (x.channel, x.source_ref or ""): x
+                for x in self.session.scalars(own)
+                if (x.channel, x.source_ref) in refs
+            }
+        )
         return found
 
     def open_leads_of(self, customer_ids: set[str], *, since: datetime) -> dict[tuple[str, str], Lead]:
