@@ -26,7 +26,12 @@ def _deliver_outbox(db: Database, worker_id: str) -> int:
     return outbox.deliver_due(db, {"wecom.app_message": deliver_app_message}, worker_id=worker_id)
 
 
-SWEEPERS: list[Sweeper] = [sweep_first_contact, _deliver_outbox]
+def _checkpoint(db: Database, _worker_id: str) -> int:
+    db.checkpoint()
+    return 0  # housekeeping, not rows acted on
+
+
+SWEEPERS: list[Sweeper] = [sweep_first_contact, _deliver_outbox, _checkpoint]
 
 
 def default_worker_id() -> str:
