@@ -36,6 +36,7 @@ from drivetrain.kit.errors import DomainError
 from drivetrain.kit.importing import ImportReport, read_records
 from drivetrain.leads import importing as lead_imports
 from drivetrain.org.importer import import_dealers
+from drivetrain.unify.cli import unify_app
 
 app = typer.Typer(
     help="Drivetrain: customer operations for car makers, dealers and owners.", no_args_is_help=True
@@ -47,6 +48,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(classify_app, name="classify")
+app.add_typer(unify_app, name="unify")
 console = Console()
 
 
