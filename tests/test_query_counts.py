@@ -68,6 +68,7 @@ def _clients(session: Session, world: World, db: Database) -> tuple[TestClient, 
     api = TestClient(app, headers={"Authorization": f"Bearer {plain}"})
     console = TestClient(app)
     console.cookies.set("dt_session", cookie)
+    api.get("/api/v1/me")  # the token's subject is then cached for a few seconds, as between real requests
     return api, console
 
 
