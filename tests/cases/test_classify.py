@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from drivetrain.cases.classify import Aspect, Category, Severity, classify, classify_many
+from drivetrain.cases.classify.polarity import FEATURE_NAMES, PolarityLexicon
 from drivetrain.cases.classify.severity import assess_severity
 from drivetrain.cases.classify.text import normalize_text
 from drivetrain.cases.classify.training import LabelledText, text_sentiment, train
@@ -170,3 +171,32 @@ def test_train_writes_a_model_that_classifies(tmp_path: Path) -> None:
 
     result = Classifier.from_directory(tmp_path / "model").classify("变速箱顿挫")
     assert result.category is Category.TRANSMISSION
+
+
+def _toy_lexicon() -> PolarityLexicon:
+    texts = ["动力很好", "油耗太高", "优惠一万", "优惠不错", "空间好"]
+    opinions = [[("好", 1)], [("高", -1)], [], [("不错", 1)], [("好", 1)]]
+    return PolarityLexicon.fit(texts, opinions)
+
+
+@pytest.mark.parametrize(
+    ("text", "leans"),
+    [("空间好", 1), ("油耗高", -1), ("空间不好", -1), ("油耗不高", 1), ("优惠不错", 1)],
+)
+def test_polarity_lexicon_reads_negators(text: str, leans: int) -> None:
+    named = dict(zip(FEATURE_NAMES, _toy_lexicon().features(text), strict=True))
+    assert (named["positive"] > named["negative"]) == (leans > 0)
+    assert (named["negated"] > 0) == ("不" in text and text != "优惠不错")
+
+
+def test_polarity_lexicon_counts_the_clause_after_a_contrast() -> None:
+    named = dict(zip(FEATURE_NAMES, _toy_lexicon().features("动力好,但是油耗高"), strict=True))
+    assert named["after_contrast_negative"] > named["after_contrast_positive"]
+    assert named["last_clause_negative"] > 0
+    assert named["first_clause_positive"] > 0
+
+
+def test_polarity_lexicon_survives_its_arrays() -> None:
+    lexicon = _toy_lexicon()
+    restored = PolarityLexicon.from_arrays(lexicon.to_arrays())
+    assert restored.features("空间不好,油耗高?") == pytest.approx(lexicon.features("空间不好,油耗高?"))

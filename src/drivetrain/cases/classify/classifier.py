@@ -47,7 +47,8 @@ class Classifier:
             return []
         features = self.model.featurizer.transform(normalised)
         categories = self.model.category.best(features)
-        sentiments = [int(s) for s in self.model.sentiment.best(features)]
+        sentiment_features = self.model.sentiment_features(features, normalised)
+        sentiments = [int(s) for s in self.model.sentiment.best(sentiment_features)]
         aspects = self.model.aspect.labels_on(features)
         return [
             Classification(

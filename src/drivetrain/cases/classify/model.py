@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drivetrain.cases.classify.features import Featurizer
+from drivetrain.cases.classify.polarity import PolarityLexicon
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -47,14 +48,24 @@ class LinearHead:
 
 @dataclass(frozen=True, slots=True)
 class Model:
+    """The sentiment head reads the shared features followed by the polarity-lexicon
+    features (see ``sentiment_features``); the other heads read the shared ones only."""
+
     featurizer: Featurizer
+    polarity: PolarityLexicon
     aspect: LinearHead
     sentiment: LinearHead
     category: LinearHead
 
+    def sentiment_features(self, features: csr_matrix, texts: list[str]) -> csr_matrix:
+        from scipy.sparse import csr_matrix, hstack
+
+        result: csr_matrix = hstack([features, csr_matrix(self.polarity.transform(texts))], format="csr")
+        return result
+
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        arrays = self.featurizer.to_arrays()
+        arrays = self.featurizer.to_arrays() | self.polarity.to_arrays()
         for name in HEADS:
             head: LinearHead = getattr(self, name)
             arrays[f"{name}_classes"] = np.array(head.classes, dtype=str)
@@ -78,4 +89,6 @@ class Model:
             )
             for name in HEADS
         }
-        return cls(featurizer=Featurizer.from_arrays(arrays), **heads)
+        return cls(
+            featurizer=Featurizer.from_arrays(arrays), polarity=PolarityLexicon.from_arrays(arrays), **heads
+        )
