@@ -196,6 +196,7 @@ MATRIX: dict[tuple[str, str], Any] = {
     ),
     ("POST", "/api/v1/spend/import"): Global("OEM-level spend; HQ permission checked"),
     ("GET", "/api/v1/me"): OwnSubject(),
+    ("POST", "/api/v1/classify"): Global("classifies the text it is sent; reads and stores no data"),
     ("GET", "/healthz"): Public("liveness"),
     ("GET", "/api/v1/openapi.json"): Public("the API description"),
     ("GET", "/api/v1/docs"): Public("API documentation page"),

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from drivetrain import models  # noqa: F401 - registers every table
 from drivetrain.auth import api as auth_api
 from drivetrain.auth import views as auth_views
+from drivetrain.cases import api as cases_api
 from drivetrain.config import get_settings
 from drivetrain.customers import api as customers_api
 from drivetrain.customers import views as customers_views
@@ -66,7 +67,7 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth_api, customers_api, org_api, leads_api, leads_reports_api, jobs_api):
+    for module in (auth_api, customers_api, org_api, leads_api, leads_reports_api, jobs_api, cases_api):
         api.include_router(module.router)
     return api
 
