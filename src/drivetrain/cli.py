@@ -156,29 +156,22 @@ def _print_logins() -> None:
 @import_app.command("dealers")
 def import_dealers_command(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="JSON array or CSV with a header")
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="JSON array or CSV with a header (UTF-8 or GBK)"),
     ],
 ) -> None:
     """Load a dealer network (JSON or CSV); bad rows are reported by row number, good ones kept."""
-    try:
-        records = read_records(file)
-    except ValueError as error:
-        raise _fail(str(error)) from None
+    records = _records(file)
     migrations.upgrade(database())
     with unit_of_work() as session:
         report = import_dealers(session, SYSTEM, records)
-    for rejected in report.errors:
-        console.print(f"[yellow]row {rejected.row}[/yellow] {rejected.field}: {rejected.reason}")
-    console.print(
-        f"{len(records)} rows: {report.created} created, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {len(report.errors)} rejected"
-    )
+    _print_import(report, len(records))
 
 
 def _records(file: Path) -> list[dict[str, Any]]:
     """Rows of a JSON array or a CSV file (UTF-8 or GBK), or a clean exit saying why not."""
     try:
-        return lead_imports.read_file(file)
+        return read_records(file)
     except (ValueError, DomainError) as error:
         raise _fail(str(error)) from None
 

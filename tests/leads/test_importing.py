@@ -20,6 +20,7 @@ from drivetrain.cli import app as cli
 from drivetrain.customers.models import Consent
 from drivetrain.db import Database
 from drivetrain.kit.errors import InvalidInput
+from drivetrain.kit.importing import read_csv
 from drivetrain.leads import reports_api
 from drivetrain.leads.importing import (
     IMPORT_SOURCE_PREFIX,
@@ -27,7 +28,6 @@ from drivetrain.leads.importing import (
     import_spend,
     parse_amount,
     parse_day,
-    read_csv,
 )
 from drivetrain.leads.models import ChannelSpend, Lead, LeadTouch
 from drivetrain.org.models import Dealer

@@ -109,3 +109,17 @@ def test_cli_imports_csv(tmp_path: Path, db: Database) -> None:
     assert "row 2" in result.output and "duplicate dealer code Z00001" in result.output
     assert "row 3" in result.output and "latitude" in result.output
     assert "1 created" in result.output and "2 rejected" in result.output
+
+
+def test_a_gbk_csv_export_reads_like_utf8(session: Session, tmp_path: Path) -> None:
+    """Chinese DMS and spreadsheet exports are often GBK: the same rows load either way."""
+    row = _row("G0001")
+    header = ",".join(row)
+    line = ",".join(str(value) for value in row.values())
+    for encoding in ("utf-8-sig", "gbk"):
+        source = tmp_path / f"dealers-{encoding}.csv"
+        source.write_bytes(f"{header}\n{line}\n".encode(encoding))
+        assert read_records(source) == [{key: str(value) for key, value in row.items()}]
+    report = import_dealers(session, SYSTEM, read_records(tmp_path / "dealers-gbk.csv"))
+    assert report.created == 1 and not report.errors
+    assert session.scalar(select(Dealer.name).where(Dealer.code == row["dealer_code"])) == "杭州测试福特"

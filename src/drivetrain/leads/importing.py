@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,7 +17,7 @@ from drivetrain.auth import audit
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit.errors import DomainError, InvalidInput
-from drivetrain.kit.importing import ImportReport, RowError, read_records
+from drivetrain.kit.importing import ImportReport, RowError
 from drivetrain.leads.capture import capture
 from drivetrain.leads.models import Channel, ChannelSpend
 from drivetrain.leads.repository import LeadRepository
@@ -65,41 +62,6 @@ MAX_AMOUNT = Decimal(10) ** 12  # Numeric(14, 2)
 CENT = Decimal("0.01")
 
 Outcome = Literal["created", "updated", "unchanged"]
-
-
-# ---------------------------------------------------------------- reading files
-
-
-def read_csv(data: bytes) -> list[dict[str, Any]]:
-    """Rows of a CSV file with a header, in UTF-8 (with or without BOM) or GBK/GB18030.
-
-    Header names are trimmed and lower-cased; cells past the header's width land under the key None.
-    """
-    text = _decode(data)
-    if "\x00" in text:
-        raise InvalidInput("file", "holds NUL characters: not a text file")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        reader.fieldnames = [name.strip().lower() for name in reader.fieldnames or []]
-        return list(reader)
-    except csv.Error as error:
-        raise InvalidInput("file", f"not readable as CSV ({error})") from None
-
-
-def read_file(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSON array or of a CSV file (UTF-8 or GBK)."""
-    if path.suffix.lower() == ".json":
-        return read_records(path)
-    return read_csv(path.read_bytes())
-
-
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidInput("file", "not UTF-8 or GBK text")
 
 
 def check_columns(

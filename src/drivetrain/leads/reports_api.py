@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission
 from drivetrain.kit.errors import InvalidInput
-from drivetrain.kit.importing import ImportReport
+from drivetrain.kit.importing import ImportReport, read_csv
 from drivetrain.leads import importing, reports
 from drivetrain.leads.reports import ChannelReport, FirstContactReport
 
@@ -69,7 +69,7 @@ def _csv_records(body: bytes) -> list[dict[str, Any]]:
         raise InvalidInput("file", f"larger than {MAX_CSV_BYTES // (1024 * 1024)} MB; split it")
     if not body.strip():
         raise InvalidInput("file", "empty; send a CSV with a header row")
-    return importing.read_csv(body)
+    return read_csv(body)
 
 
 @router.get("/reports/lead-channels", summary="Leads, contact, test drives, orders and cost by channel")
