@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session
 from drivetrain.app import create_app
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.deps import SESSION_COOKIE
+from drivetrain.auth.subject import SYSTEM
+from drivetrain.cases import service as case_service
+from drivetrain.cases.schemas import CaseCreate
 from tests.world import CUSTOMERS, STAFF, VISIBLE, World, vin_for
 
 SUBJECTS = sorted(STAFF)
@@ -197,6 +200,20 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/spend/import"): Global("OEM-level spend; HQ permission checked"),
     ("GET", "/api/v1/me"): OwnSubject(),
     ("POST", "/api/v1/classify"): Global("classifies the text it is sent; reads and stores no data"),
+    ("POST", "/api/v1/cases"): CreateRoute(
+        body=lambda w, k, n: {
+            "description": f"刹车异响{n}，很不满意",
+            "phone": w.phones[k],
+            "channel": "hotline",
+        },
+        leaked=lambda body, w, k: body["customer_id"] == w.customers[k],
+    ),
+    ("GET", "/api/v1/cases/{case_id}"): ObjectRoute("case"),
+    ("POST", "/api/v1/cases/{case_id}/status"): ObjectRoute(
+        "case", body=lambda w, k: {"status": "waiting_customer"}
+    ),
+    ("GET", "/api/v1/sla-policies"): Global("the OEM's SLA policies; no dealer data"),
+    ("PUT", "/api/v1/sla-policies/{priority}"): Global("the OEM's SLA policies; HQ permission checked"),
     ("GET", "/healthz"): Public("liveness"),
     ("GET", "/api/v1/openapi.json"): Public("the API description"),
     ("GET", "/api/v1/docs"): Public("API documentation page"),
@@ -247,6 +264,20 @@ def _expected_visible(subject: str, key: str, target: str) -> bool:
     return key in VISIBLE[subject]
 
 
+CASES: dict[str, str] = {}
+"""One case per world customer (filed by phone, so placed like the customer); see ``cases``."""
+
+
+@pytest.fixture
+def cases(world: World, session: Session) -> dict[str, str]:
+    CASES.clear()
+    for key in CUSTOMERS:
+        data = CaseCreate(description="发动机异响，很不满意", phone=world.phones[key], channel="hotline")  # type: ignore[arg-type]
+        CASES[key] = case_service.open_case(session, SYSTEM, data=data).id
+    session.commit()
+    return CASES
+
+
 @dataclass
 class Clients:
     world: World
@@ -272,7 +303,7 @@ class Clients:
 
 
 @pytest.fixture
-def clients(world: World, session: Session) -> Clients:
+def clients(world: World, session: Session, cases: dict[str, str]) -> Clients:
     return Clients(world, session)
 
 
@@ -282,6 +313,7 @@ def _path(template: str, world: World, key: str) -> str:
         "vehicle_id": world.vehicles[key],
         "lead_id": world.leads[key],
         "task_id": world.tasks[key],
+        "case_id": CASES.get(key, NO_SUCH_ID),
         "username": CUSTOMERS[key][1] or "nobody",
         "code": _dealer_of(key) or "NONE",
         "tag": "vip",
@@ -291,7 +323,14 @@ def _path(template: str, world: World, key: str) -> str:
 
 def _missing_path(template: str, world: World, key: str) -> str:
     path = _path(template, world, key)
-    for known in (world.customers[key], world.vehicles[key], world.leads[key], world.tasks[key]):
+    known_ids = (
+        world.customers[key],
+        world.vehicles[key],
+        world.leads[key],
+        world.tasks[key],
+        CASES.get(key),
+    )
+    for known in filter(None, known_ids):
         path = path.replace(known, NO_SUCH_ID)
     username = CUSTOMERS[key][1]
     return path.replace(f"/staff/{username}/", "/staff/nobody/") if username else path

@@ -1,10 +1,19 @@
 """Imports every domain's models so the metadata (Alembic, tests) sees all tables."""
 
 from drivetrain.auth import models as auth_models
+from drivetrain.cases import models as case_models
 from drivetrain.customers import models as customer_models
 from drivetrain.jobs import models as job_models
 from drivetrain.kit import idempotency
 from drivetrain.leads import models as lead_models
 from drivetrain.org import models as org_models
 
-__all__ = ["auth_models", "customer_models", "idempotency", "job_models", "lead_models", "org_models"]
+__all__ = [
+    "auth_models",
+    "case_models",
+    "customer_models",
+    "idempotency",
+    "job_models",
+    "lead_models",
+    "org_models",
+]

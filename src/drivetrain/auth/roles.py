@@ -47,12 +47,19 @@ class Permission(StrEnum):
     LEADS_CONFIGURE = "leads:configure"
     """The OEM's routing and first-contact SLA settings."""
     REPORTS_READ = "reports:read"
+    CASES_READ = "cases:read"
+    CASES_WORK = "cases:work"
+    """Open cases, pause, resume and resolve them."""
+    CASES_CONFIGURE = "cases:configure"
+    """The OEM's SLA policies per priority."""
 
 
 P = Permission
 _READ_CRM = {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.STAFF_READ, P.LEADS_READ, P.REPORTS_READ}
 _WRITE_CRM = {P.CUSTOMERS_WRITE, P.VEHICLES_WRITE, P.LEADS_CAPTURE, P.LEADS_WORK}
 _MANAGE_LEADS = {P.LEADS_ASSIGN, P.LEADS_CONFIGURE}
+_WORK_CASES = {P.CASES_READ, P.CASES_WORK}
+_MANAGE_CASES = _WORK_CASES | {P.CASES_CONFIGURE}
 
 ROLE_SCOPE: dict[Role, Scope] = {
     Role.HQ_ADMIN: Scope.ALL,
@@ -69,17 +76,25 @@ ROLE_SCOPE: dict[Role, Scope] = {
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.HQ_ADMIN: frozenset(
-        _READ_CRM | _WRITE_CRM | _MANAGE_LEADS | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ}
+        _READ_CRM
+        | _WRITE_CRM
+        | _MANAGE_LEADS
+        | _MANAGE_CASES
+        | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ}
     ),
-    Role.HQ_OPS: frozenset(_READ_CRM | _WRITE_CRM | _MANAGE_LEADS | {P.PII_READ}),
-    Role.QUALITY_ENGINEER: frozenset({P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.REPORTS_READ}),
-    Role.EXECUTIVE: frozenset(_READ_CRM | {P.AUDIT_READ}),
-    Role.INTEGRATION: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
-    Role.REGIONAL_MANAGER: frozenset(_READ_CRM),
-    Role.GROUP_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | {P.STAFF_MANAGE}),
-    Role.STORE_MANAGER: frozenset(_READ_CRM | _WRITE_CRM | {P.LEADS_ASSIGN, P.PII_READ, P.STAFF_MANAGE}),
-    Role.SALES_CONSULTANT: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
-    Role.SERVICE_ADVISOR: frozenset(_READ_CRM | _WRITE_CRM | {P.PII_READ}),
+    Role.HQ_OPS: frozenset(_READ_CRM | _WRITE_CRM | _MANAGE_LEADS | _MANAGE_CASES | {P.PII_READ}),
+    Role.QUALITY_ENGINEER: frozenset(
+        {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.REPORTS_READ, P.CASES_READ}
+    ),
+    Role.EXECUTIVE: frozenset(_READ_CRM | _WORK_CASES | {P.AUDIT_READ}),
+    Role.INTEGRATION: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ}),
+    Role.REGIONAL_MANAGER: frozenset(_READ_CRM | _WORK_CASES),
+    Role.GROUP_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.STAFF_MANAGE}),
+    Role.STORE_MANAGER: frozenset(
+        _READ_CRM | _WRITE_CRM | _WORK_CASES | {P.LEADS_ASSIGN, P.PII_READ, P.STAFF_MANAGE}
+    ),
+    Role.SALES_CONSULTANT: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ}),
+    Role.SERVICE_ADVISOR: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ}),
 }
 
 ANCHOR_FOR_SCOPE: dict[Scope, str | None] = {

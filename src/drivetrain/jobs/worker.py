@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from drivetrain.cases.tasks import sweep_escalations
 from drivetrain.db import Database, database
 from drivetrain.integrations.wecom.client import deliver_app_message
 from drivetrain.jobs import outbox
@@ -31,7 +32,7 @@ def _checkpoint(db: Database, _worker_id: str) -> int:
     return 0  # housekeeping, not rows acted on
 
 
-SWEEPERS: list[Sweeper] = [sweep_first_contact, _deliver_outbox, _checkpoint]
+SWEEPERS: list[Sweeper] = [sweep_first_contact, sweep_escalations, _deliver_outbox, _checkpoint]
 
 
 def default_worker_id() -> str:

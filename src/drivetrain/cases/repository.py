@@ -1,0 +1,92 @@
+"""All case queries. Every read for a subject starts from ``readable(subject)``."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.orm import Session
+
+from drivetrain.auth.models import User
+from drivetrain.auth.roles import Role, Scope
+from drivetrain.auth.scope import scoped
+from drivetrain.auth.subject import AuthSubject
+from drivetrain.cases.ladder import StaffMember
+from drivetrain.cases.models import DEFAULT_POLICIES, Case, CaseHistory, Priority, SlaPolicy
+from drivetrain.customers.models import Customer
+from drivetrain.kit.errors import NotFound
+from drivetrain.org.models import Dealer
+
+LADDER_ROLES = (Role.SERVICE_ADVISOR, Role.STORE_MANAGER)
+HQ_LADDER_ROLES = (Role.HQ_OPS, Role.EXECUTIVE)
+
+
+class CaseRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def readable(self, subject: AuthSubject) -> Select[Case]:
+        """Cases at the subject's dealers; ``own`` subjects see those they hold, opened, or whose
+        customer is theirs."""
+        stmt = scoped(select(Case), subject, dealer_col=Case.dealer_id)
+        if subject.scope is Scope.OWN:
+            mine = select(Customer.id).where(Customer.consultant_id == subject.user_id)
+            stmt = stmt.where(
+                or_(
+                    Case.owner_id == subject.user_id,
+                    Case.opened_by_id == subject.user_id,
+                    Case.customer_id.in_(mine),
+                )
+            )
+        return stmt
+
+    def get(self, subject: AuthSubject, case_id: str) -> Case:
+        found = self.session.scalar(self.readable(subject).where(Case.id == case_id))
+        if found is None:
+            raise NotFound("no such case")
+        return found
+
+    def history(self, case_id: str) -> list[CaseHistory]:
+        stmt = (
+            select(CaseHistory).where(CaseHistory.case_id == case_id).order_by(CaseHistory.at, CaseHistory.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def policy(self, priority: str) -> SlaPolicy:
+        """The priority's policy; a database without the seeded row gets the default one."""
+        found = self.session.get(SlaPolicy, priority)
+        if found is None:
+            first, resolution, escalation, business_hours = DEFAULT_POLICIES[Priority(priority)]
+            found = SlaPolicy(
+                priority=priority,
+                first_response_seconds=first,
+                resolution_seconds=resolution,
+                escalation_seconds=escalation,
+                business_hours=business_hours,
+            )
+            self.session.add(found)
+            self.session.flush()
+        return found
+
+    def policies(self) -> list[SlaPolicy]:
+        return [self.policy(p.value) for p in Priority]
+
+    def ladder_staff(self, dealer_id: str | None) -> list[StaffMember]:
+        """Active staff who may hold a case of this dealer: its advisors and manager, its region's
+        manager, HQ operations and executives. One query."""
+        conditions: list[ColumnElement[bool]] = [User.role.in_(HQ_LADDER_ROLES)]
+        if dealer_id is not None:
+            region = select(Dealer.region_id).where(Dealer.id == dealer_id).scalar_subquery()
+            conditions += [
+                (User.dealer_id == dealer_id) & User.role.in_(LADDER_ROLES),
+                (User.role == Role.REGIONAL_MANAGER) & (User.region_id == region),
+            ]
+        rows = self.session.execute(
+            select(User.id, User.username, User.role, User.dealer_id, User.region_id)
+            .where(User.active.is_(True), or_(*conditions))
+            .order_by(User.username)
+        )
+        return [StaffMember(uid, name, role, dealer, region) for uid, name, role, dealer, region in rows]
+
+    def region_of(self, dealer_id: str | None) -> str | None:
+        if dealer_id is None:
+            return None
+        return self.session.scalar(select(Dealer.region_id).where(Dealer.id == dealer_id))

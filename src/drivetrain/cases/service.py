@@ -1,0 +1,426 @@
+"""Case intake, the escalation clock (pause, resume, resolve) and SLA policies. No HTTP, no commit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.orm import Session
+
+from drivetrain.auth import audit
+from drivetrain.auth.models import User
+from drivetrain.auth.roles import Permission, Scope
+from drivetrain.auth.subject import AuthSubject
+from drivetrain.cases.classify import Severity, classify
+from drivetrain.cases.classify.text import normalize_text
+from drivetrain.cases.ladder import RUNG_NAMES, CasePlace, Step, first_step, ladder, next_step
+from drivetrain.cases.models import Case, CaseHistory, CaseStatus, CaseType, Priority, Rung, SlaPolicy
+from drivetrain.cases.repository import CaseRepository
+from drivetrain.cases.schemas import CaseCreate, CaseStatusChange, SlaPolicyUpdate
+from drivetrain.customers.models import Customer, Vehicle
+from drivetrain.customers.repository import CustomerFilter, CustomerRepository, VehicleRepository
+from drivetrain.customers.service import add_timeline
+from drivetrain.jobs import events, outbox
+from drivetrain.kit import clock
+from drivetrain.kit.calendar import WorkingHours, add_business_time, business_time_between
+from drivetrain.kit.errors import InvalidInput, NotFound
+from drivetrain.leads import directory
+from drivetrain.org.models import Dealer
+from drivetrain.org.repository import DealerRepository
+
+WECOM_TOPIC = "wecom.app_message"
+RUNG_LABELS_ZH = {
+    Rung.ASSIGNEE: "处理人",
+    Rung.STORE_MANAGER: "店总",
+    Rung.REGIONAL_MANAGER: "大区经理",
+    Rung.HQ_OPS_HEAD: "总部客户运营负责人",
+    Rung.CEO: "CEO",
+}
+TITLE_LENGTH = 40
+
+
+# ---------------------------------------------------------------- clock arithmetic
+
+
+def hours_for(session: Session, case: Case, policy: SlaPolicy) -> WorkingHours | None:
+    """The calendar a case's budgets run on: the dealer's opening hours, or 24x7 (critical always is)."""
+    if case.priority == Priority.CRITICAL or not policy.business_hours or case.dealer_id is None:
+        return None
+    return directory.working_hours(session, case.dealer_id)
+
+
+def _budget(policy: SlaPolicy) -> timedelta:
+    return timedelta(seconds=policy.escalation_seconds)
+
+
+# ---------------------------------------------------------------- history and notices
+
+
+def _history(
+    session: Session,
+    case: Case,
+    kind: str,
+    *,
+    at: datetime,
+    level: int,
+    from_owner: str | None = None,
+    to_owner: str | None = None,
+    actor: AuthSubject | None = None,
+    note: str | None = None,
+    held_seconds: int | None = None,
+) -> None:
+    session.add(
+        CaseHistory(
+            case_id=case.id,
+            at=at,
+            kind=kind,
+            from_owner_id=from_owner,
+            to_owner_id=to_owner,
+            level=level,
+            actor_id=actor.user_id if actor and actor.user_id else None,
+            note=note,
+            held_seconds=held_seconds,
+        )
+    )
+
+
+def _skipped(session: Session, case: Case, skipped: list[Step], *, at: datetime) -> None:
+    for step in skipped:
+        why = "nobody holds this rung" if step.holder is None else "the holder already has the case"
+        _history(session, case, "skipped", at=at, level=int(step.level), note=f"{step.name}: {why}")
+
+
+def _notify(session: Session, case: Case, owner_id: str | None, event_type: str) -> None:
+    owner = session.get(User, owner_id) if owner_id else None
+    if owner is None:
+        return
+    level = Rung(case.escalation_level)
+    payload: dict[str, Any] = {
+        "case_id": case.id,
+        "title": case.title,
+        "priority": case.priority,
+        "escalation_level": case.escalation_level,
+        "rung": RUNG_NAMES[level],
+        "due_at": case.escalation_due_at.isoformat() if case.escalation_due_at else None,
+    }
+    events.publish(session, event_type, recipients=[owner.id], payload=payload)
+    if owner.wecom_userid:
+        verb = "升级至您" if event_type == "case.escalated" else "分派给您"
+        text = f"客诉工单{verb}（{RUNG_LABELS_ZH[level]}，优先级 {case.priority}）：{case.title}"
+        outbox.enqueue(session, WECOM_TOPIC, {"to": [owner.wecom_userid], "text": text, "case_id": case.id})
+
+
+# ---------------------------------------------------------------- intake
+
+
+def _dealer_of(session: Session, subject: AuthSubject, code: str | None) -> Dealer | None:
+    if code is None:
+        return None
+    try:
+        return DealerRepository(session).by_code(subject, code)
+    except NotFound:
+        raise InvalidInput("dealer_code", f"no dealer with code {code}") from None
+
+
+def _vehicle_of(session: Session, subject: AuthSubject, data: CaseCreate) -> Vehicle | None:
+    """The car named by VIN or plate, when the subject may see it; otherwise the case keeps the text only."""
+    stmt = VehicleRepository(session).readable(subject)
+    if data.vin:
+        return session.scalar(stmt.where(Vehicle.vin == data.vin))
+    if data.plate:
+        return session.scalar(stmt.where(Vehicle.plate == data.plate).order_by(Vehicle.id).limit(1))
+    return None
+
+
+def _customer_of(
+    session: Session, subject: AuthSubject, data: CaseCreate, vehicle: Vehicle | None
+) -> Customer | None:
+    """The car's owner, else the customer with this mobile: only customers the subject may see, so a
+    phone number never reveals another dealer's customer."""
+    repo = CustomerRepository(session)
+    if vehicle is not None and vehicle.owner_id:
+        owner = session.scalar(repo.readable(subject).where(Customer.id == vehicle.owner_id))
+        if owner is not None:
+            return owner
+    if data.phone:
+        found = repo.search(subject, CustomerFilter(phone=data.phone), cursor=None, limit=1)
+        return found[0] if found else None
+    return None
+
+
+def _default_type(severity: Severity, sentiment: int) -> CaseType:
+    urgent = severity in (Severity.CRITICAL, Severity.HIGH)
+    return CaseType.COMPLAINT if urgent or sentiment < 0 else CaseType.FEEDBACK
+
+
+def open_case(session: Session, subject: AuthSubject, *, data: CaseCreate) -> Case:
+    """A case from any channel: normalised, classified, linked to customer and car, placed on the
+    first rung of its ladder with the clock running. Everything is checked before anything is written."""
+    subject.require(Permission.CASES_WORK)
+    dealer = _dealer_of(session, subject, data.dealer_code)
+    vehicle = _vehicle_of(session, subject, data)
+    customer = _customer_of(session, subject, data, vehicle)
+    dealer_id = dealer.id if dealer else (customer.dealer_id if customer else None) or subject.dealer_id
+    if dealer_id is None and subject.scope is not Scope.ALL:
+        raise InvalidInput("dealer_code", "say which of your dealers handles this case")
+    description = normalize_text(data.description)
+    if not description:
+        raise InvalidInput("description", "describe the issue")
+    found = classify(description)
+    title = normalize_text(data.title) if data.title else description[:TITLE_LENGTH]
+    repo = CaseRepository(session)
+    priority = Priority(found.severity.value)
+    policy = repo.policy(priority)
+    steps = ladder(
+        CasePlace(dealer_id, repo.region_of(dealer_id), found.category.value), repo.ladder_staff(dealer_id)
+    )
+    step, skipped = first_step(steps)
+    now = clock.now()
+    case = Case(
+        type=(data.type or _default_type(found.severity, found.sentiment)).value,
+        channel=data.channel.value,
+        title=title,
+        description=description,
+        phone=data.phone,
+        vin=data.vin,
+        plate=data.plate,
+        customer_id=customer.id if customer else None,
+        vehicle_id=vehicle.id if vehicle else None,
+        dealer_id=dealer_id,
+        opened_by_id=subject.user_id or None,
+        category=found.category.value,
+        severity=found.severity.value,
+        sentiment=found.sentiment,
+        aspects=[a.value for a in found.aspects],
+        priority=priority.value,
+        status=CaseStatus.OPEN.value,
+        escalation_level=int(step.level) if step else 0,
+        owner_id=step.holder.user_id if step and step.holder else None,
+        held_since=now,
+        created_at=now,
+        updated_at=now,
+    )
+    hours = hours_for(session, case, policy)
+    above, _ = next_step(steps, case.escalation_level, case.owner_id)
+    case.escalation_due_at = add_business_time(now, _budget(policy), hours) if above else None
+    case.first_response_due_at = add_business_time(
+        now, timedelta(seconds=policy.first_response_seconds), hours
+    )
+    case.resolution_due_at = add_business_time(now, timedelta(seconds=policy.resolution_seconds), hours)
+    session.add(case)
+    session.flush()
+    _skipped(session, case, skipped, at=now)
+    _history(
+        session,
+        case,
+        "opened",
+        at=now,
+        level=case.escalation_level,
+        to_owner=case.owner_id,
+        actor=subject,
+        note=f"{data.channel.value}: {RUNG_NAMES[Rung(case.escalation_level)]}",
+    )
+    audit.record(
+        session,
+        subject,
+        action="case.open",
+        entity_type="case",
+        entity_id=case.id,
+        dealer_id=dealer_id,
+        changes={"priority": [None, case.priority], "owner_id": [None, case.owner_id]},
+    )
+    if case.customer_id:
+        add_timeline(
+            session,
+            customer_id=case.customer_id,
+            kind="case.opened",
+            summary=f"客诉/反馈工单：{title}",
+            actor=subject,
+            dealer_id=dealer_id,
+            detail={"case_id": case.id, "category": case.category, "severity": case.severity},
+        )
+    _notify(session, case, case.owner_id, "case.assigned")
+    return case
+
+
+# ---------------------------------------------------------------- the ladder, swept by the worker
+
+
+def escalate_due(session: Session, case_id: str, *, now: datetime) -> bool:
+    """The rung's budget ran out: move the case one rung up, from the due time it saw.
+
+    Guarded on the level and deadline it had, so a second worker or a retry changes nothing. The next
+    due counts from this due (not from now), so a worker that was down climbs to the right rung, one
+    rung per pass. Returns whether this call acted.
+    """
+    case = session.get(Case, case_id)
+    due = case.escalation_due_at if case else None
+    if case is None or due is None or due > now or case.status != CaseStatus.OPEN:
+        return False
+    repo = CaseRepository(session)
+    steps = ladder(
+        CasePlace(case.dealer_id, repo.region_of(case.dealer_id), case.category),
+        repo.ladder_staff(case.dealer_id),
+    )
+    level, holder, held_since = case.escalation_level, case.owner_id, case.held_since
+    step, skipped = next_step(steps, level, holder)
+    policy = repo.policy(case.priority)
+    new_due: datetime | None = None
+    if step is not None:
+        above, _ = next_step(steps, step.level, step.holder.user_id if step.holder else None)
+        new_due = add_business_time(due, _budget(policy), hours_for(session, case, policy)) if above else None
+    guarded: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Case)
+        .where(
+            Case.id == case.id,
+            Case.escalation_level == level,
+            Case.escalation_due_at == due,
+            Case.status == CaseStatus.OPEN,
+        )
+        .values(
+            escalation_level=int(step.level) if step else level,
+            owner_id=step.holder.user_id if step and step.holder else holder,
+            held_since=due if step else held_since,
+            escalation_due_at=new_due,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if guarded.rowcount != 1:
+        return False
+    session.refresh(case)
+    _skipped(session, case, skipped, at=due)
+    if step is None:
+        _history(session, case, "top", at=due, level=level, note="no rung above; the holder keeps the case")
+        return True
+    late = int((now - due).total_seconds())
+    _history(
+        session,
+        case,
+        "escalated",
+        at=due,
+        level=case.escalation_level,
+        from_owner=holder,
+        to_owner=case.owner_id,
+        note=f"{RUNG_NAMES[Rung(level)]} → {RUNG_NAMES[Rung(case.escalation_level)]}"
+        + (f"; swept {late}s late" if late > 0 else ""),
+        held_seconds=int((due - held_since).total_seconds()),
+    )
+    if case.customer_id:
+        add_timeline(
+            session,
+            customer_id=case.customer_id,
+            kind="case.escalated",
+            summary=f"工单超时升级至{RUNG_LABELS_ZH[Rung(case.escalation_level)]}",
+            dealer_id=case.dealer_id,
+            detail={"case_id": case.id, "level": case.escalation_level},
+        )
+    _notify(session, case, case.owner_id, "case.escalated")
+    return True
+
+
+# ---------------------------------------------------------------- pause, resume, resolve
+
+
+def change_status(session: Session, subject: AuthSubject, case: Case, *, data: CaseStatusChange) -> Case:
+    """Waiting for the customer stops the clock (the rest of the rung's budget is kept); open restarts it;
+    resolved stops it for good."""
+    subject.require(Permission.CASES_WORK)
+    current, target = CaseStatus(case.status), CaseStatus(data.status)
+    if current == target:
+        return case
+    if target is CaseStatus.RESOLVED and not data.note:
+        raise InvalidInput("note", "say how the case was resolved")
+    policy = CaseRepository(session).policy(case.priority)
+    hours = hours_for(session, case, policy)
+    now = clock.now()
+    held = int((now - case.held_since).total_seconds())
+    if target is CaseStatus.WAITING_CUSTOMER:
+        if current is CaseStatus.RESOLVED:
+            raise InvalidInput("status", "reopen a resolved case before waiting on the customer")
+        due = case.escalation_due_at
+        case.paused_remaining_seconds = (
+            int(business_time_between(now, due, hours).total_seconds()) if due is not None else None
+        )
+        case.escalation_due_at = None
+        note = f"clock paused, {case.paused_remaining_seconds}s left" if due else "clock paused"
+    elif target is CaseStatus.OPEN:
+        remaining = (
+            timedelta(seconds=case.paused_remaining_seconds)
+            if current is CaseStatus.WAITING_CUSTOMER and case.paused_remaining_seconds is not None
+            else _budget(policy)
+        )
+        at_top = case.escalation_level == Rung.CEO or (
+            current is CaseStatus.WAITING_CUSTOMER and case.paused_remaining_seconds is None
+        )
+        case.escalation_due_at = None if at_top else add_business_time(now, remaining, hours)
+        case.paused_remaining_seconds = None
+        case.resolved_at = case.resolution = None
+        note = "clock resumed" if current is CaseStatus.WAITING_CUSTOMER else "reopened"
+    else:
+        case.escalation_due_at = None
+        case.paused_remaining_seconds = None
+        case.resolved_at = now
+        case.resolution = data.note
+        note = data.note or ""
+    case.status = target.value
+    case.updated_at = now
+    kind = {CaseStatus.WAITING_CUSTOMER: "paused", CaseStatus.RESOLVED: "resolved"}.get(
+        target, "resumed" if current is CaseStatus.WAITING_CUSTOMER else "reopened"
+    )
+    _history(
+        session,
+        case,
+        kind,
+        at=now,
+        level=case.escalation_level,
+        from_owner=case.owner_id,
+        to_owner=case.owner_id,
+        actor=subject,
+        note=note,
+        held_seconds=held if target is CaseStatus.RESOLVED else None,
+    )
+    audit.record(
+        session,
+        subject,
+        action="case.status",
+        entity_type="case",
+        entity_id=case.id,
+        dealer_id=case.dealer_id,
+        changes={"status": [current.value, target.value]},
+    )
+    session.flush()
+    return case
+
+
+# ---------------------------------------------------------------- SLA policies
+
+
+def update_policy(
+    session: Session, subject: AuthSubject, priority: Priority, *, data: SlaPolicyUpdate
+) -> SlaPolicy:
+    """New budgets apply to deadlines set from now on; running clocks keep the due they have."""
+    subject.require(Permission.CASES_CONFIGURE)
+    policy = CaseRepository(session).policy(priority.value)
+    before = {
+        name: getattr(policy, name)
+        for name in ("first_response_seconds", "resolution_seconds", "escalation_seconds", "business_hours")
+    }
+    for name, value in data.model_dump().items():
+        setattr(policy, name, value)
+    policy.updated_at = clock.now()
+    changes = audit.diff(before, data.model_dump())
+    if changes:
+        audit.record(
+            session,
+            subject,
+            action="sla_policy.update",
+            entity_type="sla_policy",
+            entity_id=priority.value,
+            changes=changes,
+        )
+    session.flush()
+    return policy

@@ -1,0 +1,35 @@
+"""Worker job: sweep escalation deadlines, oldest first, one rung per case per pass."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from drivetrain.cases.models import Case, CaseStatus
+from drivetrain.cases.service import escalate_due
+from drivetrain.db import Database, unit_of_work
+from drivetrain.jobs.claims import claim_due
+from drivetrain.kit import clock
+
+BATCH = 200
+LEASE = timedelta(minutes=1)
+
+
+def sweep_escalations(db: Database, worker_id: str) -> int:
+    """Claim one batch of cases whose rung budget ran out and escalate each in its own transaction."""
+    now = clock.now()
+    with unit_of_work(db) as session:
+        ids = claim_due(
+            session,
+            Case,
+            due_col=Case.escalation_due_at,
+            ready=(Case.status == CaseStatus.OPEN) & Case.escalation_due_at.is_not(None),
+            now=now,
+            worker_id=worker_id,
+            lease=LEASE,
+            limit=BATCH,
+        )
+    acted = 0
+    for case_id in ids:
+        with unit_of_work(db) as session:
+            acted += escalate_due(session, case_id, now=now)
+    return acted

@@ -1,0 +1,290 @@
+"""Intake and the escalation ladder with a moved clock: five rungs, pause, resolve, two workers, catch-up."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from drivetrain.cases import service
+from drivetrain.cases.models import Case, CaseHistory
+from drivetrain.cases.schemas import CaseCreate, CaseStatusChange
+from drivetrain.cases.tasks import sweep_escalations
+from drivetrain.db import Database, open_database, unit_of_work, use_database
+from drivetrain.jobs.models import Event, OutboxMessage
+from drivetrain.jobs.worker import Worker
+from drivetrain.kit import clock
+from drivetrain.leads import directory
+from tests.conftest import world_database
+from tests.world import World, load_world, vin_for
+
+MONDAY_0900_SHANGHAI = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+BRAKES = "刹车失灵，差点撞车，非常危险"  # critical: 24x7
+NOISE = "保养后发动机有异响，很不满意"
+
+
+@pytest.fixture
+def monday(db: Database) -> Iterator[datetime]:
+    clock.freeze(MONDAY_0900_SHANGHAI)
+    yield MONDAY_0900_SHANGHAI
+    clock.unfreeze()
+
+
+def _open(session: Session, world: World, text: str = NOISE, **extra: str) -> Case:
+    data = CaseCreate(description=text, channel="hotline", dealer_code="A1", **extra)  # type: ignore[arg-type]
+    case = service.open_case(session, world.subject("hq_ops"), data=data)
+    session.commit()
+    return case
+
+
+def _case(session: Session, case_id: str) -> Case:
+    session.expire_all()
+    found = session.get(Case, case_id)
+    assert found is not None
+    return found
+
+
+def _holder(session: Session, world: World, case_id: str) -> str:
+    owner = _case(session, case_id).owner_id
+    return next(name for name, user in world.users.items() if user.id == owner)
+
+
+def test_climbs_all_five_rungs_pauses_and_resolves(
+    db: Database, session: Session, world: World, monday: datetime
+) -> None:
+    case = _open(session, world)
+    assert (case.escalation_level, _holder(session, world, case.id)) == (0, "sa_a1")
+    assert case.escalation_due_at == monday + timedelta(hours=1)
+    clock.advance(timedelta(minutes=59, seconds=59))
+    assert sweep_escalations(db, "w1") == 0
+    for level, holder in enumerate(["sm_a1", "region_east", "hq_ops", "ceo"], start=1):
+        clock.advance(timedelta(hours=1) if level > 1 else timedelta(seconds=1))
+        assert sweep_escalations(db, "w1") == 1
+        found = _case(session, case.id)
+        assert (found.escalation_level, _holder(session, world, case.id)) == (level, holder)
+    assert _case(session, case.id).escalation_due_at is None  # the CEO is the last rung
+    notified = session.scalars(select(Event.recipient_id).where(Event.type == "case.escalated")).all()
+    assert world.users["ceo"].id in notified and world.users["region_east"].id in notified
+    texts = [m.payload["to"] for m in session.scalars(select(OutboxMessage))]
+    assert ["ceo"] in texts
+    history = session.scalars(
+        select(CaseHistory).where(CaseHistory.case_id == case.id, CaseHistory.kind == "escalated")
+    ).all()
+    assert [h.held_seconds for h in history] == [3600] * 4
+
+    service.change_status(
+        session,
+        world.subject("ceo"),
+        _case(session, case.id),
+        data=CaseStatusChange(status="resolved", note="已更换刹车片"),
+    )
+    session.commit()
+    assert _case(session, case.id).status == "resolved"
+
+
+def test_waiting_for_customer_pauses_the_clock(
+    db: Database, session: Session, world: World, monday: datetime
+) -> None:
+    case = _open(session, world)
+    clock.advance(timedelta(minutes=40))
+    subject = world.subject("sa_a1")
+    service.change_status(
+        session, subject, _case(session, case.id), data=CaseStatusChange(status="waiting_customer")
+    )
+    session.commit()
+    assert _case(session, case.id).escalation_due_at is None
+    clock.advance(timedelta(hours=5))
+    assert sweep_escalations(db, "w1") == 0
+    service.change_status(session, subject, _case(session, case.id), data=CaseStatusChange(status="open"))
+    session.commit()
+    assert _case(session, case.id).escalation_due_at == clock.now() + timedelta(minutes=20)
+    clock.advance(timedelta(minutes=20))
+    assert sweep_escalations(db, "w1") == 1
+    assert _case(session, case.id).escalation_level == 1
+
+
+def test_critical_runs_24x7_and_policies_go_down_to_seconds(
+    db: Database, session: Session, world: World, client_for
+) -> None:
+    clock.freeze(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))  # 20:00 in Shanghai: the store is closed
+    try:
+        api: TestClient = client_for("hq_ops")
+        answer = api.put(
+            "/api/v1/sla-policies/critical",
+            json={
+                "first_response_seconds": 60,
+                "resolution_seconds": 600,
+                "escalation_seconds": 30,
+                "business_hours": True,
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        assert (
+            client_for("sm_a1")
+            .put("/api/v1/sla-policies/critical", json=answer.json() | {"priority": None})
+            .status_code
+            == 422
+        )
+        case = _open(session, world, BRAKES)
+        assert case.priority == "critical"
+        assert case.escalation_due_at == clock.now() + timedelta(seconds=30)
+        normal = _open(session, world)
+        assert normal.escalation_due_at == datetime(2026, 3, 3, 1, 30, tzinfo=UTC)  # 09:30 next morning
+    finally:
+        clock.unfreeze()
+
+
+def test_two_workers_in_turn_act_once(db: Database, session: Session, world: World, monday: datetime) -> None:
+    case = _open(session, world)
+    clock.advance(timedelta(minutes=61))
+    assert sweep_escalations(db, "worker-a") + sweep_escalations(db, "worker-b") == 1
+    assert service.escalate_due(session, case.id, now=clock.now()) is False  # a retry changes nothing
+    count = session.scalar(
+        select(func.count())
+        .select_from(CaseHistory)
+        .where(CaseHistory.case_id == case.id, CaseHistory.kind == "escalated")
+    )
+    assert count == 1
+
+
+def test_restarted_worker_catches_up_to_the_right_rung(
+    db: Database, session: Session, world: World, monday: datetime
+) -> None:
+    late = _open(session, world)
+    clock.advance(timedelta(minutes=30))
+    early = _open(session, world, NOISE + "。")
+    clock.advance(timedelta(hours=2, minutes=40))  # down for hours: late is 3h10 old, early 2h40
+    assert Worker(db=db, sweepers=[sweep_escalations]).run_until_idle() == 5
+    assert _case(session, late.id).escalation_level == 3
+    assert _case(session, early.id).escalation_level == 2
+    assert _case(session, late.id).escalation_due_at == monday + timedelta(hours=4)
+    ats = session.scalars(
+        select(CaseHistory.at)
+        .where(CaseHistory.case_id == late.id, CaseHistory.kind == "escalated")
+        .order_by(CaseHistory.id)
+    ).all()
+    assert ats == [monday + timedelta(hours=h) for h in (1, 2, 3)]
+
+
+def test_missing_regional_manager_is_skipped(
+    db: Database, session: Session, world: World, monday: datetime
+) -> None:
+    data = CaseCreate(description="店员态度恶劣，很不满意", channel="wecom", dealer_code="B1")  # type: ignore[arg-type]
+    case = service.open_case(session, world.subject("hq_ops"), data=data)
+    session.commit()
+    assert _holder(session, world, case.id) == "sm_b1"
+    clock.advance(timedelta(hours=1))
+    assert sweep_escalations(db, "w1") == 1
+    assert (_case(session, case.id).escalation_level, _holder(session, world, case.id)) == (3, "hq_ops")
+    kinds = session.scalars(select(CaseHistory.kind).where(CaseHistory.case_id == case.id)).all()
+    assert kinds.count("skipped") == 2
+
+
+def test_api_intake_links_normalises_and_shows_history(
+    session: Session, world: World, client_for, monday: datetime
+) -> None:
+    api: TestClient = client_for("sm_a1")
+    answer = api.post(
+        "/api/v1/cases",
+        json={
+            "description": "剎車異響，很不滿意",
+            "vin": vin_for(1),
+            "channel": "wecom",
+            "phone": "13800000001",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["description"] == "刹车异响,很不满意"  # Simplified, half-width punctuation
+    assert (
+        body["customer_id"] == world.customers["cust_a1"] and body["vehicle_id"] == world.vehicles["cust_a1"]
+    )
+    assert body["dealer_code"] == "A1" and body["escalation_level"] == 0 and body["owner"]
+    got = api.get(f"/api/v1/cases/{body['id']}").json()
+    assert {"category", "severity", "priority", "escalation_level", "owner", "history"} <= set(got)
+    assert got["history"][0]["kind"] == "opened"
+    assert client_for("sm_b1").get(f"/api/v1/cases/{body['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"description": "   ", "channel": "hotline"}, "description"),
+        ({"description": "刹车异响", "channel": "fax"}, "channel"),
+        ({"description": "刹车异响", "channel": "hotline", "vin": "LVSHCAE4XRC00000"}, "vin"),
+        ({"description": "刹车异响", "channel": "hotline", "phone": "12"}, "phone"),
+        ({"description": "刹车异响", "channel": "hotline", "plate": "???"}, "plate"),
+    ],
+)
+def test_bad_input_is_422_and_writes_nothing(
+    session: Session, world: World, client_for, body: dict[str, str], field: str
+) -> None:
+    api: TestClient = client_for("hq_ops")
+    before = session.scalar(select(func.count()).select_from(Case))
+    answer = api.post("/api/v1/cases", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert field in answer.text
+    assert session.scalar(select(func.count()).select_from(Case)) == before
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def committed_db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    with world_database(request.param, prefix="drivetrain-case-workers-") as url:
+        db = open_database(url)
+        use_database(db)
+        directory.invalidate()
+        yield db
+        use_database(None)
+        directory.invalidate()
+        db.dispose()
+
+
+def test_two_concurrent_workers_never_double_escalate(committed_db: Database) -> None:
+    clock.freeze(MONDAY_0900_SHANGHAI)
+    try:
+        with unit_of_work(committed_db) as session:
+            world = load_world(session)
+            ids = [
+                service.open_case(
+                    session,
+                    world.subject("hq_ops"),
+                    data=CaseCreate(description=f"{NOISE}{n}", channel="hotline", dealer_code="A1"),  # type: ignore[arg-type]
+                ).id
+                for n in range(20)
+            ]
+        clock.advance(timedelta(hours=2, minutes=30))  # two rungs due for every case
+        acted: list[int] = []
+        threads = [
+            threading.Thread(
+                target=lambda w=w: acted.append(
+                    Worker(db=committed_db, worker_id=w, sweepers=[sweep_escalations]).run_until_idle()
+                )
+            )
+            for w in ("worker-a", "worker-b")
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        with committed_db.session(write=False) as session:
+            escalations = dict(
+                session.execute(
+                    select(CaseHistory.case_id, func.count())
+                    .where(CaseHistory.kind == "escalated")
+                    .group_by(CaseHistory.case_id)
+                ).all()
+            )
+            levels = dict(
+                session.execute(select(Case.id, Case.escalation_level).where(Case.id.in_(ids))).all()
+            )
+        assert sum(acted) == 40
+        assert escalations == dict.fromkeys(ids, 2)
+        assert levels == dict.fromkeys(ids, 2)
+    finally:
+        clock.unfreeze()
