@@ -69,22 +69,21 @@ class CaseRepository:
     def policies(self) -> list[SlaPolicy]:
         return [self.policy(p.value) for p in Priority]
 
-    def ladder_staff(self, dealer_id: str | None) -> list[StaffMember]:
+    def ladder_staff(self, dealer_id: str | None, region_id: str | None) -> list[StaffMember]:
         """Active staff who may hold a case of this dealer: its advisors and manager, its region's
-        manager, HQ operations and executives. One query."""
+        manager, HQ operations and executives. One query, each branch on an index of its own."""
         conditions: list[ColumnElement[bool]] = [User.role.in_(HQ_LADDER_ROLES)]
         if dealer_id is not None:
-            region = select(Dealer.region_id).where(Dealer.id == dealer_id).scalar_subquery()
-            conditions += [
-                (User.dealer_id == dealer_id) & User.role.in_(LADDER_ROLES),
-                (User.role == Role.REGIONAL_MANAGER) & (User.region_id == region),
-            ]
-        rows = self.session.execute(
-            select(User.id, User.username, User.role, User.dealer_id, User.region_id)
-            .where(User.active.is_(True), or_(*conditions))
-            .order_by(User.username)
+            conditions.append((User.dealer_id == dealer_id) & User.role.in_(LADDER_ROLES))
+        if region_id is not None:
+            conditions.append((User.role == Role.REGIONAL_MANAGER) & (User.region_id == region_id))
+        rows = self.session.execute(  # sorted here: an ORDER BY would make SQLite scan the username index
+            select(User.id, User.username, User.role, User.dealer_id, User.region_id).where(
+                User.active.is_(True), or_(*conditions)
+            )
         )
-        return [StaffMember(uid, name, role, dealer, region) for uid, name, role, dealer, region in rows]
+        staff = [StaffMember(uid, name, role, dealer, region) for uid, name, role, dealer, region in rows]
+        return sorted(staff, key=lambda member: member.username)
 
     def region_of(self, dealer_id: str | None) -> str | None:
         if dealer_id is None:

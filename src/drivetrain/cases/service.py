@@ -172,8 +172,9 @@ def open_case(session: Session, subject: AuthSubject, *, data: CaseCreate) -> Ca
     repo = CaseRepository(session)
     priority = Priority(found.severity.value)
     policy = repo.policy(priority)
+    region_id = repo.region_of(dealer_id)
     steps = ladder(
-        CasePlace(dealer_id, repo.region_of(dealer_id), found.category.value), repo.ladder_staff(dealer_id)
+        CasePlace(dealer_id, region_id, found.category.value), repo.ladder_staff(dealer_id, region_id)
     )
     step, skipped = first_step(steps)
     now = clock.now()
@@ -259,9 +260,9 @@ def escalate_due(session: Session, case_id: str, *, now: datetime) -> bool:
     if case is None or due is None or due > now or case.status != CaseStatus.OPEN:
         return False
     repo = CaseRepository(session)
+    region_id = repo.region_of(case.dealer_id)
     steps = ladder(
-        CasePlace(case.dealer_id, repo.region_of(case.dealer_id), case.category),
-        repo.ladder_staff(case.dealer_id),
+        CasePlace(case.dealer_id, region_id, case.category), repo.ladder_staff(case.dealer_id, region_id)
     )
     level, holder, held_since = case.escalation_level, case.owner_id, case.held_since
     step, skipped = next_step(steps, level, holder)

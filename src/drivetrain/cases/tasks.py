@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from drivetrain.cases.models import Case, CaseStatus
@@ -11,11 +12,14 @@ from drivetrain.jobs.claims import claim_due
 from drivetrain.kit import clock
 
 BATCH = 200
+log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=1)
 
 
 def sweep_escalations(db: Database, worker_id: str) -> int:
-    """Claim one batch of cases whose rung budget ran out and escalate each in its own transaction."""
+    """Claim one batch of cases whose rung budget ran out, then escalate them in one transaction,
+    each in a savepoint: one commit per batch (a disk sync on PostgreSQL), and a case that fails
+    is rolled back alone, logged, and retried when its claim expires."""
     now = clock.now()
     with unit_of_work(db) as session:
         ids = claim_due(
@@ -29,7 +33,11 @@ def sweep_escalations(db: Database, worker_id: str) -> int:
             limit=BATCH,
         )
     acted = 0
-    for case_id in ids:
-        with unit_of_work(db) as session:
-            acted += escalate_due(session, case_id, now=now)
+    with unit_of_work(db) as session:
+        for case_id in ids:
+            try:
+                with session.begin_nested():
+                    acted += escalate_due(session, case_id, now=now)
+            except Exception:
+                log.exception("escalating case %s failed", case_id)
     return acted
