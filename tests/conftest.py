@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,9 @@ from drivetrain import migrate
 from drivetrain.app import create_app
 from drivetrain.auth import service as auth_service
 from drivetrain.db import Database, open_database, unit_of_work, use_database
+from drivetrain.jobs.worker import Sweeper, Worker
 from drivetrain.kit import clock
+from drivetrain.leads import directory
 from tests.world import World, build_world, load_world
 
 # Tests drive the worker themselves; an app started inside a test must not run one on the test's connection.
@@ -77,6 +80,34 @@ def world_database(backend: str, *, prefix: str) -> Iterator[str]:
         if schema and PG_URL:
             drop_pg_schema(PG_URL, schema)
         tmp.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def committed_db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A database of its own with real commits, for workers running at the same time."""
+    with world_database(request.param, prefix="drivetrain-workers-") as url:
+        db = open_database(url)
+        use_database(db)
+        directory.invalidate()
+        yield db
+        use_database(None)
+        directory.invalidate()
+        db.dispose()
+
+
+def run_workers_at_once(db: Database, sweeper: Sweeper, *, workers: int = 2) -> list[int]:
+    """``workers`` workers sweeping until idle, all at the same time; how many rows each acted on."""
+    acted: list[int] = []
+
+    def work(worker_id: str) -> None:
+        acted.append(Worker(db=db, worker_id=worker_id, sweepers=[sweeper]).run_until_idle())
+
+    threads = [threading.Thread(target=work, args=(f"worker-{n}",)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return acted
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,12 +14,11 @@ from drivetrain.cases import service
 from drivetrain.cases.models import Case, CaseHistory
 from drivetrain.cases.schemas import CaseCreate, CaseStatusChange
 from drivetrain.cases.tasks import sweep_escalations
-from drivetrain.db import Database, open_database, unit_of_work, use_database
+from drivetrain.db import Database, unit_of_work
 from drivetrain.jobs.models import Event, OutboxMessage
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import clock
-from drivetrain.leads import directory
-from tests.conftest import world_database
+from tests.conftest import run_workers_at_once
 from tests.world import World, load_world, vin_for
 
 MONDAY_0900_SHANGHAI = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -233,18 +231,6 @@ def test_bad_input_is_422_and_writes_nothing(
     assert session.scalar(select(func.count()).select_from(Case)) == before
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def committed_db(request: pytest.FixtureRequest) -> Iterator[Database]:
-    with world_database(request.param, prefix="drivetrain-case-workers-") as url:
-        db = open_database(url)
-        use_database(db)
-        directory.invalidate()
-        yield db
-        use_database(None)
-        directory.invalidate()
-        db.dispose()
-
-
 def test_two_concurrent_workers_never_double_escalate(committed_db: Database) -> None:
     clock.freeze(MONDAY_0900_SHANGHAI)
     try:
@@ -259,19 +245,7 @@ def test_two_concurrent_workers_never_double_escalate(committed_db: Database) ->
                 for n in range(20)
             ]
         clock.advance(timedelta(hours=2, minutes=30))  # two rungs due for every case
-        acted: list[int] = []
-        threads = [
-            threading.Thread(
-                target=lambda w=w: acted.append(
-                    Worker(db=committed_db, worker_id=w, sweepers=[sweep_escalations]).run_until_idle()
-                )
-            )
-            for w in ("worker-a", "worker-b")
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        acted = run_workers_at_once(committed_db, sweep_escalations)
         with committed_db.session(write=False) as session:
             escalations = dict(
                 session.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,16 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.db import Database, open_database, unit_of_work, use_database
+from drivetrain.db import Database, unit_of_work
 from drivetrain.jobs.models import Event
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import clock
-from drivetrain.leads import directory, service
+from drivetrain.leads import service
 from drivetrain.leads.capture import capture
 from drivetrain.leads.models import Lead, LeadHistory
 from drivetrain.leads.schemas import LeadCreate, StageChange
 from drivetrain.leads.tasks import sweep_first_contact
-from tests.conftest import world_database
+from tests.conftest import run_workers_at_once
 from tests.world import World
 
 MONDAY_0900_SHANGHAI = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -137,19 +136,6 @@ def test_restarted_worker_catches_up_oldest_first(
     assert all(breached_at) and breached_at == sorted(breached_at)  # ids are time-ordered: oldest due first
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def committed_db(request: pytest.FixtureRequest) -> Iterator[Database]:
-    """A database of its own with real commits, for workers running at the same time."""
-    with world_database(request.param, prefix="drivetrain-workers-") as url:
-        db = open_database(url)
-        use_database(db)
-        directory.invalidate()
-        yield db
-        use_database(None)
-        directory.invalidate()
-        db.dispose()
-
-
 def test_two_concurrent_workers_never_double_act(committed_db: Database) -> None:
     clock.freeze(MONDAY_0900_SHANGHAI)
     try:
@@ -173,19 +159,7 @@ def test_two_concurrent_workers_never_double_act(committed_db: Database) -> None
                 for n in range(40)
             ]  # type: ignore[arg-type]
         clock.advance(timedelta(minutes=30))
-        acted: list[int] = []
-        workers = [
-            threading.Thread(
-                target=lambda w=w: acted.append(
-                    Worker(db=committed_db, worker_id=w, sweepers=[sweep_first_contact]).run_until_idle()
-                )
-            )
-            for w in ("worker-a", "worker-b")
-        ]
-        for thread in workers:
-            thread.start()
-        for thread in workers:
-            thread.join(timeout=60)
+        acted = run_workers_at_once(committed_db, sweep_first_contact)
         with committed_db.session(write=False) as session:
             breaches = dict(
                 session.execute(
