@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from drivetrain import demo, migrate
 from drivetrain.auth.models import User
+from drivetrain.cases.models import Case, CaseHistory
 from drivetrain.customers.models import Customer, Vehicle
 from drivetrain.db import Database, open_database
 from drivetrain.kit.phone import normalize_phone
@@ -69,4 +70,20 @@ def test_reporting_lines_reach_the_ceo(tmp_path: Path) -> None:
         current = managers[current]
     assert chain[0].startswith("sc_") and chain[1].startswith("sm_") and chain[2].startswith("region_")
     assert chain[-2:] == ["ops_head", "ceo"]
+    db.dispose()
+
+
+def test_demo_cases_have_climbed_the_ladder(tmp_path: Path) -> None:
+    db = _seeded(tmp_path / "cases.db", seed=5, customers=300)
+    wednesday_afternoon = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
+    demo.seed_cases(db, count=60, rng=random.Random(5), now=wednesday_afternoon)
+    with db.session(write=False) as session:
+        open_levels = dict(
+            session.execute(select(Case.id, Case.escalation_level).where(Case.status == "open")).all()
+        )
+        statuses = set(session.scalars(select(Case.status)))
+        escalated = set(session.scalars(select(CaseHistory.case_id).where(CaseHistory.kind == "escalated")))
+    assert len(set(open_levels.values())) >= 2, open_levels  # older cases have moved up, newer not yet
+    assert {"open", "waiting_customer", "resolved"} <= statuses
+    assert {case for case, level in open_levels.items() if level > 0} <= escalated  # each climb is in history
     db.dispose()

@@ -98,24 +98,27 @@ def demo_command(
     leads: Annotated[
         int, typer.Option(min=0, help="How many demo leads, routed through the real flow")
     ] = 300,
+    cases: Annotated[
+        int, typer.Option(min=0, help="How many owner complaints, opened over the last day and escalated")
+    ] = 200,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world")] = 2026,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve when seeded")] = True,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Migrate, seed the real dealer network with staff and customers, then serve."""
+    """Migrate, seed the real dealer network with staff, customers, leads and cases, then serve."""
     db = database()
     migrations.upgrade(db)
     if demo.already_seeded(db):
         console.print("demo data already present; keeping it (delete ./var/ to start afresh)")
     else:
-        _seed(customers, leads, seed)
+        _seed(customers, leads, cases, seed)
     _print_logins()
     if serve_after:
         serve(host=host, port=port)
 
 
-def _seed(customers: int, leads: int, seed: int) -> None:
+def _seed(customers: int, leads: int, cases: int, seed: int) -> None:
     rng = random.Random(seed)
     with console.status("loading the dealer network and staff…"):
         stores = demo.seed_world(database(), rng=rng)
@@ -139,6 +142,8 @@ def _seed(customers: int, leads: int, seed: int) -> None:
         )
     with console.status(f"capturing {leads} leads through routing…"):
         demo.seed_leads(database(), count=leads, rng=rng, now=datetime.now(UTC))
+    with console.status(f"opening {cases} cases and sweeping their escalations…"):
+        demo.seed_cases(database(), count=cases, rng=rng, now=datetime.now(UTC))
 
 
 def _print_logins() -> None:

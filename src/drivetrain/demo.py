@@ -6,6 +6,7 @@ customers, their cars and their timelines are written as bulk inserts in batches
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from collections.abc import Callable, Iterator
@@ -21,7 +22,11 @@ from sqlalchemy.orm import Session
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
-from drivetrain.auth.subject import SYSTEM
+from drivetrain.auth.subject import SYSTEM, AuthSubject
+from drivetrain.cases import service as case_service
+from drivetrain.cases.models import Case, Channel
+from drivetrain.cases.schemas import CaseCreate, CaseStatusChange
+from drivetrain.cases.tasks import sweep_escalations
 from drivetrain.customers.models import (
     Consent,
     ContactKind,
@@ -32,6 +37,8 @@ from drivetrain.customers.models import (
     Vehicle,
 )
 from drivetrain.db import Database, unit_of_work
+from drivetrain.jobs.worker import Worker
+from drivetrain.kit import clock
 from drivetrain.kit.ids import new_id
 from drivetrain.kit.vin import make_vin
 from drivetrain.leads import service as leads
@@ -589,3 +596,57 @@ def seed_leads(db: Database, *, count: int, rng: random.Random, now: datetime) -
                             amount=rng.randint(200, 5000),
                         )
                     )
+
+
+COMPLAINTS = Path(__file__).parent / "cases" / "classify" / "data" / "complaints_zh.csv"
+CASE_CHANNELS = (Channel.HOTLINE, Channel.WECOM, Channel.MINI_PROGRAM, Channel.APP, Channel.WEIBO)
+
+
+def seed_cases(db: Database, *, count: int, rng: random.Random, now: datetime) -> None:
+    """Owner complaints through real intake, opened over the last day so that the escalation sweep
+    has moved the older ones up the ladder; a few wait on the customer or are resolved."""
+    texts = [row["text"] for row in csv.DictReader(COMPLAINTS.open(encoding="utf-8"))]
+    with db.session(write=False) as session:
+        cars = session.execute(
+            select(Vehicle.vin, Customer.primary_phone, Dealer.code)
+            .join(Customer, Customer.id == Vehicle.owner_id)
+            .join(Dealer, Dealer.id == Vehicle.servicing_dealer_id)
+            .limit(max(count * 4, 1))
+        ).all()
+    if not cars:
+        return
+    with unit_of_work(db) as session:
+        operator = session.scalar(select(User).where(User.username == "ops_head"))
+        assert operator is not None, "seed_world first"
+        hq = auth_service.subject_for(operator, via="cli")
+        try:
+            for _ in range(count):
+                clock.freeze(now - timedelta(minutes=rng.randint(5, 26 * 60)))
+                vin, phone, dealer_code = rng.choice(cars)
+                data = CaseCreate(
+                    description=rng.choice(texts),
+                    vin=vin,
+                    phone=phone,
+                    dealer_code=dealer_code,
+                    channel=rng.choice(CASE_CHANNELS),
+                )
+                case = case_service.open_case(session, hq, data=data)
+                _settle_demo_case(session, hq, case, rng)
+        finally:
+            clock.unfreeze()
+    clock.freeze(now)
+    try:
+        Worker(db=db, sweepers=[sweep_escalations]).run_until_idle()
+    finally:
+        clock.unfreeze()
+
+
+def _settle_demo_case(session: Session, hq: AuthSubject, case: Case, rng: random.Random) -> None:
+    roll = rng.random()
+    if roll < 0.15:
+        change = CaseStatusChange(status="waiting_customer")
+    elif roll < 0.35:
+        change = CaseStatusChange(status="resolved", note="已检修并回访车主，车主认可处理结果")
+    else:
+        return
+    case_service.change_status(session, hq, case, data=change)
