@@ -122,12 +122,8 @@ def test_critical_runs_24x7_and_policies_go_down_to_seconds(
             },
         )
         assert answer.status_code == 200, answer.text
-        assert (
-            client_for("sm_a1")
-            .put("/api/v1/sla-policies/critical", json=answer.json() | {"priority": None})
-            .status_code
-            == 422
-        )
+        same = {k: answer.json()[k] for k in POLICY_FIELDS}
+        assert client_for("sm_a1").put("/api/v1/sla-policies/critical", json=same).status_code == 403
         case = _open(session, world, BRAKES)
         assert case.priority == "critical"
         assert case.escalation_due_at == clock.now() + timedelta(seconds=30)
@@ -262,3 +258,28 @@ def test_two_concurrent_workers_never_double_escalate(committed_db: Database) ->
         assert levels == dict.fromkeys(ids, 2)
     finally:
         clock.unfreeze()
+
+
+POLICY_FIELDS = ("first_response_seconds", "resolution_seconds", "escalation_seconds", "business_hours")
+
+
+@pytest.mark.parametrize(
+    ("path", "change", "field"),
+    [
+        ("/api/v1/sla-policies/normal", {"escalation_seconds": 0}, "escalation_seconds"),
+        ("/api/v1/sla-policies/normal", {"business_hours": "sometimes"}, "business_hours"),
+        ("/api/v1/sla-policies/normal", {"priority": "low"}, "priority"),
+        ("/api/v1/sla-policies/urgent", {}, "priority"),
+    ],
+)
+def test_a_bad_policy_edit_is_422_and_changes_nothing(
+    client_for, path: str, change: dict[str, object], field: str
+) -> None:
+    api: TestClient = client_for("hq_ops")
+    before = {p["priority"]: p for p in api.get("/api/v1/sla-policies").json()}
+    body = {k: before["normal"][k] for k in POLICY_FIELDS} | change
+    answer = api.put(path, json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert any(error["field"].endswith(field) for error in answer.json()["errors"]), answer.text
+    assert {p["priority"]: p for p in api.get("/api/v1/sla-policies").json()} == before
