@@ -7,6 +7,7 @@ from drivetrain.jobs import models as job_models
 from drivetrain.kit import idempotency
 from drivetrain.leads import models as lead_models
 from drivetrain.org import models as org_models
+from drivetrain.quality import models as quality_models
 
 __all__ = [
     "auth_models",
@@ -16,4 +17,5 @@ __all__ = [
     "job_models",
     "lead_models",
     "org_models",
+    "quality_models",
 ]

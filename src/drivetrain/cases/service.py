@@ -13,6 +13,7 @@ from drivetrain.auth.models import User
 from drivetrain.auth.roles import Permission, Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.classify import Severity, classify
+from drivetrain.cases.classify.symptoms import symptom_of
 from drivetrain.cases.classify.text import normalize_text
 from drivetrain.cases.ladder import RUNG_NAMES, CasePlace, Step, first_step, ladder, next_step
 from drivetrain.cases.models import Case, CaseHistory, CaseStatus, CaseType, Priority, Rung, SlaPolicy
@@ -188,12 +189,14 @@ def open_case(session: Session, subject: AuthSubject, *, data: CaseCreate) -> Ca
         plate=data.plate,
         customer_id=customer.id if customer else None,
         vehicle_id=vehicle.id if vehicle else None,
+        series_id=vehicle.series_id if vehicle else None,
         dealer_id=dealer_id,
         opened_by_id=subject.user_id or None,
         category=found.category.value,
         severity=found.severity.value,
         sentiment=found.sentiment,
         aspects=[a.value for a in found.aspects],
+        symptom=symptom_of(description),
         priority=priority.value,
         status=CaseStatus.OPEN.value,
         escalation_level=int(step.level) if step else 0,
@@ -369,6 +372,7 @@ def change_status(session: Session, subject: AuthSubject, case: Case, *, data: C
         note = data.note or ""
     case.status = target.value
     case.updated_at = now
+    case.first_responded_at = case.first_responded_at or now
     kind = {CaseStatus.WAITING_CUSTOMER: "paused", CaseStatus.RESOLVED: "resolved"}.get(
         target, "resumed" if current is CaseStatus.WAITING_CUSTOMER else "reopened"
     )
