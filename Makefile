@@ -46,6 +46,7 @@ lint: $(TEST_STAMP)
 assets:
 	npm ci --no-audit --no-fund
 	cp node_modules/htmx.org/dist/htmx.min.js src/drivetrain/web/static/vendor/htmx.min.js
+	cp node_modules/echarts/dist/echarts.min.js src/drivetrain/web/static/vendor/echarts.min.js
 
 ## make bench: the customer-search benchmark (1,000,000 customers; slow)
 bench: $(TEST_STAMP)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from drivetrain import migrate
 from drivetrain.app import create_app
 from drivetrain.auth import service as auth_service
+from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.db import Database, open_database, unit_of_work, use_database
 from drivetrain.jobs.worker import Sweeper, Worker
 from drivetrain.kit import clock
@@ -173,3 +175,30 @@ def frozen_clock() -> Iterator[datetime]:
     clock.freeze(start)
     yield start
     clock.unfreeze()
+
+
+class Console:
+    """A signed-in browser: the session cookie plus the page's CSRF token."""
+
+    def __init__(self, client: TestClient, csrf: str) -> None:
+        self.client = client
+        self.csrf = csrf
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict[str, str], *, csrf: bool = True, htmx: bool = False) -> Any:
+        form = data | ({"csrf_token": self.csrf} if csrf else {})
+        return self.client.post(path, data=form, headers={"HX-Request": "true"} if htmx else {})
+
+
+@pytest.fixture
+def console(app: TestClient, session: Session, world: World):  # type: ignore[no-untyped-def]
+    def sign_in(username: str) -> Console:
+        cookie, stored = auth_service.open_console_session(session, world.users[username])
+        session.commit()
+        client = TestClient(app.app, follow_redirects=False)
+        client.cookies.set(SESSION_COOKIE, cookie)
+        return Console(client, stored.csrf_token)
+
+    return sign_in

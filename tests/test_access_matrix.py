@@ -24,6 +24,9 @@ from drivetrain.auth import service as auth_service
 from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.cases import service as case_service
+from drivetrain.cases.approvals import service as approval_service
+from drivetrain.cases.approvals.schemas import ApprovalCreate
+from drivetrain.cases.models import Case
 from drivetrain.cases.schemas import CaseCreate
 from tests.world import CUSTOMERS, STAFF, VISIBLE, World, vin_for
 
@@ -212,6 +215,52 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/cases/{case_id}/status"): ObjectRoute(
         "case", body=lambda w, k: {"status": "waiting_customer"}
     ),
+    ("GET", "/api/v1/cases"): ListRoute(
+        params=lambda w, k: {"limit": 200}, finds=lambda p, w, k: CASES[k] in _ids(p)
+    ),
+    ("POST", "/api/v1/cases/{case_id}/notes"): ObjectRoute("case", body=lambda w, k: {"note": "已联系车主"}),
+    ("GET", "/cases"): ListRoute(
+        params=lambda w, k: {"view": "active"},
+        finds=lambda html, w, k: f"/cases/{CASES[k]}" in html,
+        console=True,
+    ),
+    ("GET", "/cases/{case_id}"): ObjectRoute("case", console=True),
+    ("POST", "/cases/{case_id}/status"): ObjectRoute("case", console=True),
+    ("POST", "/cases/{case_id}/notes"): ObjectRoute("case", console=True),
+    ("GET", "/cases/new"): Global("the intake form; reads no data"),
+    ("POST", "/cases/{case_id}/classification"): ObjectRoute("case", console=True),
+    ("POST", "/cases/{case_id}/approvals"): ObjectRoute("case", console=True),
+    ("POST", "/cases/{case_id}/approvals/{approval_id}/decision"): ObjectRoute("approval", console=True),
+    ("GET", "/feedback"): Public("owner-side feedback form"),
+    ("POST", "/feedback"): Public("owner-side feedback: rate-limited, form token, honeypot; files a case"),
+    ("POST", "/cases/new"): Global("opens a case through the scope-checked intake of POST /api/v1/cases"),
+    ("POST", "/api/v1/cases/{case_id}/classification"): ObjectRoute(
+        "case", body=lambda w, k: {"category": "brakes", "sentiment": -1}
+    ),
+    ("GET", "/api/v1/reports/case-sla"): Global(
+        "totals over CaseRepository.readable; tests/cases/test_case_reports.py"
+    ),
+    ("GET", "/survey/{token}"): Public("owner-side CSAT survey; the link's token is the key"),
+    ("POST", "/survey/{token}"): Public("owner-side CSAT answer: rate-limited, form token, answered once"),
+    ("POST", "/api/v1/cases/{case_id}/approvals"): ObjectRoute(
+        "case", body=lambda w, k: {"kind": "goodwill", "amount": "100.00", "reason": "matrix"}
+    ),
+    ("GET", "/api/v1/cases/{case_id}/approvals"): ObjectRoute("case"),
+    ("GET", "/api/v1/approvals"): ListRoute(
+        params=lambda w, k: {"limit": 200}, finds=lambda p, w, k: APPROVALS[k] in _ids(p)
+    ),
+    ("GET", "/api/v1/approvals/{approval_id}"): ObjectRoute("approval"),
+    # Visible: 422 (a rejection needs a comment), so the walk decides nothing.
+    ("POST", "/api/v1/approvals/{approval_id}/decision"): ObjectRoute(
+        "approval", body=lambda w, k: {"decision": "reject"}
+    ),
+    ("GET", "/api/v1/approval-authority"): Global("the OEM's authority matrix; no dealer data"),
+    ("PUT", "/api/v1/approval-authority/{kind}/{role}"): Global(
+        "the OEM's authority matrix; HQ permission checked (tests/cases/test_approvals.py)"
+    ),
+    ("DELETE", "/api/v1/approval-authority/{kind}/{role}"): Global(
+        "the OEM's authority matrix; HQ permission checked (tests/cases/test_approvals.py)"
+    ),
     ("GET", "/api/v1/sla-policies"): Global("the OEM's SLA policies; no dealer data"),
     ("PUT", "/api/v1/sla-policies/{priority}"): Global("the OEM's SLA policies; HQ permission checked"),
     ("GET", "/healthz"): Public("liveness"),
@@ -234,6 +283,27 @@ MATRIX: dict[tuple[str, str], Any] = {
         console=True,
     ),
     ("GET", "/dealers/{code}"): ObjectRoute("dealer", console=True),
+    ("GET", "/api/v1/quality/clusters"): Global(
+        "counts over CaseRepository.readable; scope in tests/quality/test_quality_api.py"
+    ),
+    ("GET", "/api/v1/quality/clusters/vehicles"): Global(
+        "a cluster's cars from CaseRepository.readable; scope in tests/quality/test_quality_api.py"
+    ),
+    ("GET", "/api/v1/quality/components"): Global("counts over CaseRepository.readable"),
+    ("GET", "/api/v1/quality/trend"): Global("counts over CaseRepository.readable"),
+    ("GET", "/api/v1/quality/alerts"): Global("HQ-level alerts: empty below scope all (tests/quality)"),
+    ("GET", "/api/v1/quality/alerts/{alert_id}"): Global(
+        "HQ-level alert: 404 below scope all (tests/quality)"
+    ),
+    ("POST", "/api/v1/quality/alerts/{alert_id}/acknowledge"): Global(
+        "HQ-level alert: 404 below scope all, quality:triage checked (tests/quality)"
+    ),
+    ("POST", "/api/v1/quality/alerts/{alert_id}/close"): Global(
+        "HQ-level alert: 404 below scope all, quality:triage checked (tests/quality)"
+    ),
+    ("GET", "/quality"): Global("the quality dashboard over the API's scoped numbers; alerts for scope all"),
+    ("POST", "/quality/alerts/{alert_id}/acknowledge"): Global("HQ-level alert: 404 below scope all"),
+    ("POST", "/quality/alerts/{alert_id}/close"): Global("HQ-level alert: 404 below scope all"),
 }
 
 
@@ -266,6 +336,8 @@ def _expected_visible(subject: str, key: str, target: str) -> bool:
 
 CASES: dict[str, str] = {}
 """One case per world customer (filed by phone, so placed like the customer); see ``cases``."""
+APPROVALS: dict[str, str] = {}
+"""One pending refund request on each of those cases; see ``cases``."""
 
 
 @pytest.fixture
@@ -274,6 +346,11 @@ def cases(world: World, session: Session) -> dict[str, str]:
     for key in CUSTOMERS:
         data = CaseCreate(description="发动机异响，很不满意", phone=world.phones[key], channel="hotline")  # type: ignore[arg-type]
         CASES[key] = case_service.open_case(session, SYSTEM, data=data).id
+    APPROVALS.clear()
+    for key, case_id in CASES.items():
+        ask = ApprovalCreate(kind="refund", amount="100", reason="matrix")  # type: ignore[arg-type]
+        case = session.get(Case, case_id)
+        APPROVALS[key] = approval_service.request_approval(session, SYSTEM, case, data=ask).id  # type: ignore[arg-type]
     session.commit()
     return CASES
 
@@ -314,6 +391,7 @@ def _path(template: str, world: World, key: str) -> str:
         "lead_id": world.leads[key],
         "task_id": world.tasks[key],
         "case_id": CASES.get(key, NO_SUCH_ID),
+        "approval_id": APPROVALS.get(key, NO_SUCH_ID),
         "username": CUSTOMERS[key][1] or "nobody",
         "code": _dealer_of(key) or "NONE",
         "tag": "vip",
@@ -329,6 +407,7 @@ def _missing_path(template: str, world: World, key: str) -> str:
         world.leads[key],
         world.tasks[key],
         CASES.get(key),
+        APPROVALS.get(key),
     )
     for known in filter(None, known_ids):
         path = path.replace(known, NO_SUCH_ID)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from drivetrain import demo, migrate
 from drivetrain.auth.models import User
-from drivetrain.cases.models import Case, CaseHistory
+from drivetrain.cases.models import ApprovalRequest, Case, CaseHistory, CaseSurvey
 from drivetrain.customers.models import Customer, Vehicle
 from drivetrain.db import Database, open_database
 from drivetrain.kit.phone import normalize_phone
@@ -86,4 +86,18 @@ def test_demo_cases_have_climbed_the_ladder(tmp_path: Path) -> None:
     assert len(set(open_levels.values())) >= 2, open_levels  # older cases have moved up, newer not yet
     assert {"open", "waiting_customer", "resolved"} <= statuses
     assert {case for case, level in open_levels.items() if level > 0} <= escalated  # each climb is in history
+    db.dispose()
+
+
+def test_demo_cases_carry_approvals_and_answered_surveys(tmp_path: Path) -> None:
+    db = _seeded(tmp_path / "follow_up.db", seed=6, customers=300)
+    wednesday_afternoon = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)
+    demo.seed_cases(db, count=80, rng=random.Random(6), now=wednesday_afternoon)
+    demo.seed_case_follow_up(db, rng=random.Random(6), now=wednesday_afternoon)
+    with db.session(write=False) as session:
+        decided = list(session.scalars(select(ApprovalRequest.status)))
+        surveys = session.execute(select(func.count(), func.count(CaseSurvey.score))).one()
+    assert decided.count("approved") == (len(decided) + 1) // 2 > 0  # every other request is decided
+    sent, answered = surveys
+    assert sent > 0 and 0 < answered <= sent
     db.dispose()

@@ -19,6 +19,12 @@ from drivetrain import models  # noqa: F401 - registers every table
 from drivetrain.auth import api as auth_api
 from drivetrain.auth import views as auth_views
 from drivetrain.cases import api as cases_api
+from drivetrain.cases import corrections_api as case_corrections_api
+from drivetrain.cases import public as cases_public
+from drivetrain.cases import reports_api as case_reports_api
+from drivetrain.cases import views as cases_views
+from drivetrain.cases.approvals import api as approvals_api
+from drivetrain.cases.csat import public as csat_public
 from drivetrain.config import get_settings
 from drivetrain.customers import api as customers_api
 from drivetrain.customers import views as customers_views
@@ -33,6 +39,8 @@ from drivetrain.leads import reports_api as leads_reports_api
 from drivetrain.leads import views as leads_views
 from drivetrain.org import api as org_api
 from drivetrain.org import views as org_views
+from drivetrain.quality import api as quality_api
+from drivetrain.quality import views as quality_views
 from drivetrain.web.templating import WEB_DIR, LoginRequired, render
 
 API_PREFIX = "/api/v1"
@@ -67,7 +75,19 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth_api, customers_api, org_api, leads_api, leads_reports_api, jobs_api, cases_api):
+    for module in (
+        auth_api,
+        customers_api,
+        org_api,
+        leads_api,
+        leads_reports_api,
+        jobs_api,
+        cases_api,
+        approvals_api,
+        case_reports_api,
+        case_corrections_api,
+        quality_api,
+    ):
         api.include_router(module.router)
     return api
 
@@ -104,7 +124,17 @@ def create_app() -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.include_router(_api_router())
-    for module in (auth_views, customers_views, org_views, leads_views, leads_public):
+    for module in (
+        auth_views,
+        customers_views,
+        org_views,
+        leads_views,
+        leads_public,
+        cases_views,
+        cases_public,
+        csat_public,
+        quality_views,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.add_exception_handler(DomainError, _domain_error)

@@ -36,6 +36,7 @@ from drivetrain.kit.errors import DomainError
 from drivetrain.kit.importing import ImportReport, read_records
 from drivetrain.leads import importing as lead_imports
 from drivetrain.org.importer import import_dealers
+from drivetrain.quality.demo import seed_defect_signals
 from drivetrain.unify.cli import unify_app
 
 app = typer.Typer(
@@ -144,6 +145,12 @@ def _seed(customers: int, leads: int, cases: int, seed: int) -> None:
         demo.seed_leads(database(), count=leads, rng=rng, now=datetime.now(UTC))
     with console.status(f"opening {cases} cases and sweeping their escalations…"):
         demo.seed_cases(database(), count=cases, rng=rng, now=datetime.now(UTC))
+    with console.status("owner complaints for R&D: counting defect clusters…"):
+        series = seed_defect_signals(database(), rng=rng, now=datetime.now(UTC))
+    with console.status("approvals asked and granted, satisfaction surveys answered…"):
+        demo.seed_case_follow_up(database(), rng=rng, now=datetime.now(UTC))
+    if series:
+        console.print(f"an emerging brake-noise issue on {series} waits on the quality dashboard (/quality)")
 
 
 def _print_logins() -> None:

@@ -25,6 +25,16 @@ class Settings(BaseSettings):
     default_locale: str = Field(default="zh-CN")
     log_sql: bool = False
     run_worker: bool = Field(default=True, description="Run the worker inside `serve` (one process setups).")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where owners reach the public pages (survey links in SMS and WeCom messages).",
+    )
+    sms_sign_name: str = Field(default="Drivetrain", description="The approved SMS signature (签名).")
+    sms_csat_template: str = Field(
+        default="SMS_CSAT_SURVEY",
+        description="Approved SMS template of the satisfaction survey; its text ends in "
+        "{public_base_url}/survey/${token}.",
+    )
 
 
 @lru_cache

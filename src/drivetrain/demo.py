@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,10 @@ from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import SYSTEM, AuthSubject
 from drivetrain.cases import service as case_service
-from drivetrain.cases.models import Case, Channel
+from drivetrain.cases.approvals import service as approvals
+from drivetrain.cases.approvals.schemas import ApprovalCreate, ApprovalDecision
+from drivetrain.cases.csat import service as csat
+from drivetrain.cases.models import ApprovalKind, Case, Channel
 from drivetrain.cases.schemas import CaseCreate, CaseStatusChange
 from drivetrain.cases.tasks import sweep_escalations
 from drivetrain.customers.models import (
@@ -37,8 +42,10 @@ from drivetrain.customers.models import (
     Vehicle,
 )
 from drivetrain.db import Database, unit_of_work
+from drivetrain.jobs.models import OutboxMessage
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import clock
+from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.ids import new_id
 from drivetrain.kit.vin import make_vin
 from drivetrain.leads import service as leads
@@ -639,6 +646,65 @@ def seed_cases(db: Database, *, count: int, rng: random.Random, now: datetime) -
         Worker(db=db, sweepers=[sweep_escalations]).run_until_idle()
     finally:
         clock.unfreeze()
+
+
+APPROVAL_ASKS = (
+    (ApprovalKind.GOODWILL, (200, 3_000), "车主多次返修，申请善意补偿保养券"),
+    (ApprovalKind.REFUND, (100, 2_000), "多收工时费，申请退还差额"),
+    (ApprovalKind.EXTENDED_WARRANTY, (2_000, 6_000), "同一故障第三次进店，申请赠送一年延保"),
+    (ApprovalKind.RETURN, (90_000, 200_000), "新车七日内变速箱故障，车主要求退车"),
+)
+SURVEY_TOKEN = re.compile(r"/survey/([A-Za-z0-9_-]+)")
+
+
+def seed_case_follow_up(db: Database, *, rng: random.Random, now: datetime) -> None:
+    """What happens after intake: advisors ask for approvals on some open cases (a few already granted by
+    whoever held them), and owners answer most of the satisfaction surveys their resolved cases sent."""
+    clock.freeze(now)
+    try:
+        with unit_of_work(db) as session:
+            _seed_demo_approvals(session, rng)
+            _answer_demo_surveys(session, rng)
+    finally:
+        clock.unfreeze()
+
+
+def _seed_demo_approvals(session: Session, rng: random.Random) -> None:
+    open_cases = session.scalars(
+        select(Case).where(Case.status == "open", Case.owner_id.is_not(None)).order_by(Case.id).limit(60)
+    ).all()
+    asked = 0
+    for case in open_cases:
+        if rng.random() > 0.4:
+            continue
+        requester = session.get(User, case.owner_id)
+        assert requester is not None
+        kind, (low, high), reason = rng.choice(APPROVAL_ASKS)
+        ask = ApprovalCreate(kind=kind, amount=Decimal(rng.randint(low, high)), reason=reason)
+        try:
+            approval = approvals.request_approval(
+                session, auth_service.subject_for(requester, via="cli"), case, data=ask
+            )
+        except InvalidInput:  # nobody on this case's ladder may approve that much
+            continue
+        asked += 1
+        approver = session.get(User, approval.approver_id) if asked % 2 else None  # every other is decided
+        if approver is not None:
+            decision = ApprovalDecision(decision="approve", comment="同意，按流程执行")
+            approvals.decide(session, auth_service.subject_for(approver, via="cli"), approval, data=decision)
+
+
+def _answer_demo_surveys(session: Session, rng: random.Random) -> None:
+    sent = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic.in_(("sms.send", "wecom.customer_message")))
+    ).all()
+    for message in sent:
+        found = SURVEY_TOKEN.search(json.dumps(message.payload))
+        if found is None or rng.random() > 0.7:
+            continue
+        score = rng.choices((5, 4, 3, 2, 1), weights=(45, 30, 12, 8, 5))[0]
+        comment = rng.choice((None, "处理及时，态度很好", "问题解决了，但等得有点久", "希望以后少出这种问题"))
+        csat.answer(session, token=found.group(1), score=score, comment=comment)
 
 
 def _settle_demo_case(session: Session, hq: AuthSubject, case: Case, rng: random.Random) -> None:

@@ -8,12 +8,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import httpx
 import pytest
 
 from tests.conftest import world_database
 from tests.live import free_port, wait_until_up
+from tests.world import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -75,3 +77,29 @@ def browser() -> Iterator[object]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def _token(server: LiveServer, username: str) -> str:
+    """A bearer token from the CLI, run against the server's database like an operator would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "drivetrain.cli", "token", "create", "--username", username, "--name", "e2e"],
+        env={**os.environ, "DRIVETRAIN_DATABASE_URL": server.database_url},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def api_client(server: LiveServer, username: str) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {_token(server, username)}"}
+    return httpx.Client(base_url=server.base, headers=headers, timeout=10)
+
+
+def sign_in(page: Any, base: str, username: str, next_path: str) -> None:
+    page.goto(f"{base}/login?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{next_path}")

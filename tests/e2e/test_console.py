@@ -6,24 +6,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, LiveServer
-from tests.world import PASSWORD
+from tests.e2e.conftest import ARTIFACTS, LiveServer, sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-def _login(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/customers")
 
 
 def test_consultant_finds_customer_by_phone_and_opens_360(live_server: LiveServer, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
-    _login(page, live_server.base, "sc_a1")
+    sign_in(page, live_server.base, "sc_a1", "/customers")
     page.fill("input[name=q]", "138 0000 0001")  # typed the way people type it
     row_link = page.locator("#results a", has_text="张伟")
     row_link.wait_for()
@@ -42,7 +33,7 @@ def test_consultant_finds_customer_by_phone_and_opens_360(live_server: LiveServe
 def test_consultant_cannot_find_another_consultants_customer(live_server: LiveServer, browser: Any) -> None:
     context = browser.new_context()
     page = context.new_page()
-    _login(page, live_server.base, "sc_a1")
+    sign_in(page, live_server.base, "sc_a1", "/customers")
     page.goto(f"{live_server.base}/customers?q=13800000002")
     assert page.locator("#results tbody tr").count() == 0
     context.close()
@@ -51,7 +42,7 @@ def test_consultant_cannot_find_another_consultants_customer(live_server: LiveSe
 def test_language_switch_and_phone_layout(live_server: LiveServer, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
-    _login(page, live_server.base, "sm_a1")
+    sign_in(page, live_server.base, "sm_a1", "/customers")
     assert page.locator("h1").inner_text() == "客户"
     page.click("a.lang")
     assert page.locator("h1").inner_text() == "Customers"

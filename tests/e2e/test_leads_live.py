@@ -3,52 +3,22 @@ without a reload (Server-Sent Events), and the board moves it on to "contacted".
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, LiveServer
-from tests.world import PASSWORD
+from tests.e2e.conftest import ARTIFACTS, LiveServer, api_client, sign_in
 
 pytestmark = pytest.mark.e2e
 BINJIANG = "浙江省杭州市滨江区江南大道300号"
 
 
-def _token(server: LiveServer, username: str) -> str:
-    """A bearer token from the CLI, run against the server's database like an operator would."""
-    done = subprocess.run(
-        [sys.executable, "-m", "drivetrain.cli", "token", "create", "--username", username, "--name", "e2e"],
-        env={**os.environ, "DRIVETRAIN_DATABASE_URL": server.database_url},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout.strip().splitlines()[-1]
-
-
-def _api(server: LiveServer, username: str) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {_token(server, username)}"}
-    return httpx.Client(base_url=server.base, headers=headers, timeout=10)
-
-
-def _login(page: Any, base: str, username: str, next_path: str) -> None:
-    page.goto(f"{base}/login?next={next_path}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{next_path}")
-
-
 @pytest.fixture
 def only_sc_a1_on_duty(live_server: LiveServer) -> Iterator[httpx.Client]:
     """Binjiang leads go to A1; with sc_a1b off duty, sc_a1 gets them. Yields an HQ operations client."""
-    with _api(live_server, "hq_ops") as hq:
+    with api_client(live_server, "hq_ops") as hq:
         assert hq.put("/api/v1/staff/sc_a1b/duty", json={"on_duty": False}).status_code == 200
         yield hq
         assert hq.put("/api/v1/staff/sc_a1b/duty", json={"on_duty": True}).status_code == 200
@@ -59,12 +29,12 @@ def test_a_new_lead_appears_live_and_moves_on_the_board(
 ) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
-    _login(page, live_server.base, "sc_a1", "/leads")
+    sign_in(page, live_server.base, "sc_a1", "/leads")
     page.evaluate("window.__marker = 1")  # gone if the page reloads or navigates
 
     body = {"name": "周杰", "phone": "13700009999", "address": BINJIANG, "series": "锐界", "channel": "ad",
             "campaign": "双11", "click_id": "clk-e2e"}  # fmt: skip
-    with _api(live_server, "integration") as integration:
+    with api_client(live_server, "integration") as integration:
         captured = integration.post("/api/v1/leads", json=body)
         assert captured.status_code == 201, captured.text
         lead = captured.json()
@@ -95,7 +65,7 @@ def test_board_scrolls_sideways_on_a_phone_and_the_lead_page_fits(
 ) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
     page = context.new_page()
-    _login(page, live_server.base, "sm_a1", "/leads/board")
+    sign_in(page, live_server.base, "sm_a1", "/leads/board")
     kanban = page.locator(".kanban")
     assert kanban.evaluate("k => k.scrollWidth > k.clientWidth")  # the columns scroll, not the page
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

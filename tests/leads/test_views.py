@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drivetrain.auth import service as auth_service
-from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.auth.models import AuditEntry
 from drivetrain.customers.models import TimelineEvent
 from drivetrain.leads import service
@@ -23,33 +20,6 @@ from tests.world import World
 
 BINJIANG = "浙江省杭州市滨江区江南大道200号"
 WUHOU = "四川省成都市武侯区二环路南四段20号"
-
-
-class Console:
-    """A signed-in browser: the session cookie plus the page's CSRF token."""
-
-    def __init__(self, client: TestClient, csrf: str) -> None:
-        self.client = client
-        self.csrf = csrf
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.client.get(path, **kwargs)
-
-    def post(self, path: str, data: dict[str, str], *, csrf: bool = True, htmx: bool = False) -> Any:
-        form = data | ({"csrf_token": self.csrf} if csrf else {})
-        return self.client.post(path, data=form, headers={"HX-Request": "true"} if htmx else {})
-
-
-@pytest.fixture
-def console(app: TestClient, session: Session, world: World):  # type: ignore[no-untyped-def]
-    def sign_in(username: str) -> Console:
-        cookie, stored = auth_service.open_console_session(session, world.users[username])
-        session.commit()
-        client = TestClient(app.app, follow_redirects=False)
-        client.cookies.set(SESSION_COOKIE, cookie)
-        return Console(client, stored.csrf_token)
-
-    return sign_in
 
 
 def _capture(session: Session, world: World, *, phone: str, address: str | None, name: str = "周杰") -> Lead:

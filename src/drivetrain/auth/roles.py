@@ -52,6 +52,10 @@ class Permission(StrEnum):
     """Open cases, pause, resume and resolve them."""
     CASES_CONFIGURE = "cases:configure"
     """The OEM's SLA policies per priority."""
+    QUALITY_READ = "quality:read"
+    """Defect clusters and trends of the cases in scope; emerging-issue alerts for HQ (scope all)."""
+    QUALITY_TRIAGE = "quality:triage"
+    """Acknowledge and close emerging-issue alerts."""
 
 
 P = Permission
@@ -60,6 +64,7 @@ _WRITE_CRM = {P.CUSTOMERS_WRITE, P.VEHICLES_WRITE, P.LEADS_CAPTURE, P.LEADS_WORK
 _MANAGE_LEADS = {P.LEADS_ASSIGN, P.LEADS_CONFIGURE}
 _WORK_CASES = {P.CASES_READ, P.CASES_WORK}
 _MANAGE_CASES = _WORK_CASES | {P.CASES_CONFIGURE}
+_QUALITY = {P.QUALITY_READ, P.QUALITY_TRIAGE}
 
 ROLE_SCOPE: dict[Role, Scope] = {
     Role.HQ_ADMIN: Scope.ALL,
@@ -80,18 +85,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _WRITE_CRM
         | _MANAGE_LEADS
         | _MANAGE_CASES
+        | _QUALITY
         | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ}
     ),
-    Role.HQ_OPS: frozenset(_READ_CRM | _WRITE_CRM | _MANAGE_LEADS | _MANAGE_CASES | {P.PII_READ}),
-    Role.QUALITY_ENGINEER: frozenset(
-        {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.REPORTS_READ, P.CASES_READ}
+    Role.HQ_OPS: frozenset(
+        _READ_CRM | _WRITE_CRM | _MANAGE_LEADS | _MANAGE_CASES | {P.PII_READ, P.QUALITY_READ}
     ),
-    Role.EXECUTIVE: frozenset(_READ_CRM | _WORK_CASES | {P.AUDIT_READ}),
-    Role.INTEGRATION: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ}),
-    Role.REGIONAL_MANAGER: frozenset(_READ_CRM | _WORK_CASES),
-    Role.GROUP_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.STAFF_MANAGE}),
+    Role.QUALITY_ENGINEER: frozenset(
+        {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.REPORTS_READ, P.CASES_READ} | _QUALITY
+    ),
+    Role.EXECUTIVE: frozenset(_READ_CRM | _WORK_CASES | {P.AUDIT_READ, P.QUALITY_READ}),
+    Role.INTEGRATION: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ, P.QUALITY_READ}),
+    Role.REGIONAL_MANAGER: frozenset(_READ_CRM | _WORK_CASES | {P.QUALITY_READ}),
+    Role.GROUP_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.STAFF_MANAGE, P.QUALITY_READ}),
     Role.STORE_MANAGER: frozenset(
-        _READ_CRM | _WRITE_CRM | _WORK_CASES | {P.LEADS_ASSIGN, P.PII_READ, P.STAFF_MANAGE}
+        _READ_CRM | _WRITE_CRM | _WORK_CASES | {P.LEADS_ASSIGN, P.PII_READ, P.STAFF_MANAGE, P.QUALITY_READ}
     ),
     Role.SALES_CONSULTANT: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ}),
     Role.SERVICE_ADVISOR: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ}),

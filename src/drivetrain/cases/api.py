@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission
-from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases import service
-from drivetrain.cases.classify import Category, Severity, classify
-from drivetrain.cases.ladder import RUNG_NAMES
-from drivetrain.cases.models import Case, CaseStatus, CaseType, Channel, Priority, Rung, SlaPolicy
-from drivetrain.cases.repository import CaseRepository
+from drivetrain.cases.classify import classify
+from drivetrain.cases.models import CaseStatus, Priority, SlaPolicy
+from drivetrain.cases.presenters import case_detail, case_reads
+from drivetrain.cases.repository import CaseFilter, CaseRepository
 from drivetrain.cases.schemas import (
     CaseCreate,
     CaseDetail,
-    CaseHistoryRead,
+    CaseNote,
+    CaseRead,
     CaseStatusChange,
     ClassificationRead,
     ClassifyRequest,
     SlaPolicyRead,
     SlaPolicyUpdate,
 )
-from drivetrain.kit.masking import mask_tail
-from drivetrain.org.models import Dealer
-from drivetrain.org.repository import StaffRepository
+from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
+from drivetrain.kit.validators import Text
+from drivetrain.org.repository import DealerRepository, StaffRepository
 
 router = APIRouter(tags=["cases"])
 
@@ -44,61 +44,41 @@ def classify_text(body: ClassifyRequest, subject: SubjectDep) -> ClassificationR
     )
 
 
-def case_detail(session: Session, subject: AuthSubject, case: Case) -> CaseDetail:
-    history = CaseRepository(session).history(case.id)
-    ids = {case.owner_id} | {i for h in history for i in (h.from_owner_id, h.to_owner_id, h.actor_id)}
-    names = StaffRepository(session).usernames({i for i in ids if i})
-    dealer_code = (
-        session.scalar(select(Dealer.code).where(Dealer.id == case.dealer_id)) if case.dealer_id else None
-    )
-    phone = case.phone if case.phone is None or subject.can(Permission.PII_READ) else mask_tail(case.phone)
-    return CaseDetail(
-        id=case.id,
-        type=CaseType(case.type),
-        channel=Channel(case.channel),
-        status=CaseStatus(case.status),
-        title=case.title,
-        description=case.description,
-        category=Category(case.category),
-        severity=Severity(case.severity),
-        sentiment=case.sentiment,
-        aspects=list(case.aspects),
-        priority=Priority(case.priority),
-        escalation_level=case.escalation_level,
-        rung=RUNG_NAMES[Rung(case.escalation_level)],
-        owner=names.get(case.owner_id or ""),
-        dealer_code=dealer_code,
-        customer_id=case.customer_id,
-        vehicle_id=case.vehicle_id,
-        phone=phone,
-        vin=case.vin,
-        plate=case.plate,
-        escalation_due_at=case.escalation_due_at,
-        first_response_due_at=case.first_response_due_at,
-        resolution_due_at=case.resolution_due_at,
-        resolved_at=case.resolved_at,
-        resolution=case.resolution,
-        created_at=case.created_at,
-        updated_at=case.updated_at,
-        history=[
-            CaseHistoryRead(
-                at=h.at,
-                kind=h.kind,
-                from_owner=names.get(h.from_owner_id or ""),
-                to_owner=names.get(h.to_owner_id or ""),
-                level=h.level,
-                actor=names.get(h.actor_id or ""),
-                note=h.note,
-                held_seconds=h.held_seconds,
-            )
-            for h in history
-        ],
-    )
-
-
 @router.post("/cases", status_code=201, summary="Open a case (complaint, feedback, inquiry) from any channel")
 def create_case(body: CaseCreate, subject: SubjectDep, session: SessionDep) -> CaseDetail:
     return case_detail(session, subject, service.open_case(session, subject, data=body))
+
+
+@router.get("/cases", summary="Cases you may see, newest first")
+def list_cases(
+    subject: SubjectDep,
+    session: SessionDep,
+    status: CaseStatus | None = None,
+    active: Annotated[bool, Query(description="Only cases not yet resolved")] = False,
+    owner: Annotated[Text | None, Query(max_length=60, description="Username, or 'me'")] = None,
+    priority: Priority | None = None,
+    dealer_code: Annotated[Text | None, Query(max_length=20)] = None,
+    min_level: Annotated[int | None, Query(ge=0, le=4, description="Escalated at least this far")] = None,
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[CaseRead]:
+    subject.require(Permission.CASES_READ)
+    owner_id = None
+    if owner == "me":
+        owner_id = subject.user_id
+    elif owner:
+        owner_id = StaffRepository(session).by_username(subject, owner).id
+    filters = CaseFilter(
+        status=status.value if status else None,
+        active_only=active,
+        owner_id=owner_id,
+        priority=priority.value if priority else None,
+        dealer_id=DealerRepository(session).by_code(subject, dealer_code).id if dealer_code else None,
+        min_level=min_level,
+    )
+    rows = CaseRepository(session).search(subject, filters, cursor=cursor, limit=limit)
+    items, next_cursor = page_of(rows, limit=limit, id_of=lambda case: case.id)
+    return Page(items=case_reads(session, subject, items), next_cursor=next_cursor)
 
 
 @router.get("/cases/{case_id}", summary="A case with its classification, rung, owner and history")
@@ -114,6 +94,16 @@ def change_status(
     case_id: str, body: CaseStatusChange, subject: SubjectDep, session: SessionDep
 ) -> CaseDetail:
     case = service.change_status(session, subject, CaseRepository(session).get(subject, case_id), data=body)
+    return case_detail(session, subject, case)
+
+
+@router.post(
+    "/cases/{case_id}/notes",
+    status_code=201,
+    summary="Note what was done; say so when it answered the customer",
+)
+def add_note(case_id: str, body: CaseNote, subject: SubjectDep, session: SessionDep) -> CaseDetail:
+    case = service.add_note(session, subject, CaseRepository(session).get(subject, case_id), data=body)
     return case_detail(session, subject, case)
 
 

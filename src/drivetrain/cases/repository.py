@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
@@ -10,13 +12,25 @@ from drivetrain.auth.roles import Role, Scope
 from drivetrain.auth.scope import scoped
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.ladder import StaffMember
-from drivetrain.cases.models import DEFAULT_POLICIES, Case, CaseHistory, Priority, SlaPolicy
+from drivetrain.cases.models import DEFAULT_POLICIES, Case, CaseHistory, CaseStatus, Priority, SlaPolicy
 from drivetrain.customers.models import Customer
 from drivetrain.kit.errors import NotFound
+from drivetrain.kit.pagination import keyset
 from drivetrain.org.models import Dealer
 
 LADDER_ROLES = (Role.SERVICE_ADVISOR, Role.STORE_MANAGER)
 HQ_LADDER_ROLES = (Role.HQ_OPS, Role.EXECUTIVE)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: str | None = None
+    active_only: bool = False
+    """Open or waiting for the customer: not resolved."""
+    owner_id: str | None = None
+    priority: str | None = None
+    dealer_id: str | None = None
+    min_level: int | None = None
 
 
 class CaseRepository:
@@ -43,6 +57,24 @@ class CaseRepository:
         if found is None:
             raise NotFound("no such case")
         return found
+
+    def search(
+        self, subject: AuthSubject, filters: CaseFilter, *, cursor: str | None, limit: int
+    ) -> list[Case]:
+        stmt = self.readable(subject)
+        if filters.status:
+            stmt = stmt.where(Case.status == filters.status)
+        if filters.active_only:
+            stmt = stmt.where(Case.status != CaseStatus.RESOLVED)
+        if filters.owner_id:
+            stmt = stmt.where(Case.owner_id == filters.owner_id)
+        if filters.priority:
+            stmt = stmt.where(Case.priority == filters.priority)
+        if filters.dealer_id:
+            stmt = stmt.where(Case.dealer_id == filters.dealer_id)
+        if filters.min_level is not None:
+            stmt = stmt.where(Case.escalation_level >= filters.min_level)
+        return list(self.session.scalars(keyset(stmt, Case.id, cursor=cursor, limit=limit)))
 
     def history(self, case_id: str) -> list[CaseHistory]:
         stmt = (

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivetrain.cases.classify import Aspect, Category, Severity
+from drivetrain.cases.csat.schemas import CaseSurveyRead
 from drivetrain.cases.models import CaseStatus, CaseType, Channel, Priority
 from drivetrain.kit.validators import Phone, Plate, Text, Vin
 
@@ -61,6 +62,7 @@ class CaseRead(BaseModel):
     severity: Severity
     sentiment: int
     aspects: list[str]
+    symptom: str | None = Field(description="The symptom named (异响, 漏油 …): a key of defect clusters")
     priority: Priority
     escalation_level: int = Field(
         description="0 assignee, 1 store manager, 2 regional manager, 3 HQ ops, 4 CEO"
@@ -75,6 +77,7 @@ class CaseRead(BaseModel):
     plate: str | None
     escalation_due_at: datetime | None
     first_response_due_at: datetime | None
+    first_responded_at: datetime | None = Field(description="When staff first answered the customer")
     resolution_due_at: datetime | None
     resolved_at: datetime | None
     resolution: str | None
@@ -84,12 +87,24 @@ class CaseRead(BaseModel):
 
 class CaseDetail(CaseRead):
     history: list[CaseHistoryRead]
+    survey: CaseSurveyRead | None = Field(
+        description="The satisfaction survey sent on resolution, and its answer"
+    )
 
 
 class CaseStatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     status: Literal["open", "waiting_customer", "resolved"]
     note: Text | None = Field(default=None, max_length=500, description="Required to resolve")
+
+
+class CaseNote(BaseModel):
+    """A note on the case; with ``contacted_customer`` it records that staff answered the customer,
+    which is what the first-response SLA measures."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: Text = Field(min_length=1, max_length=500)
+    contacted_customer: bool = False
 
 
 class SlaPolicyUpdate(BaseModel):

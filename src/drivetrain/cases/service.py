@@ -15,10 +15,11 @@ from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.classify import Severity, classify
 from drivetrain.cases.classify.symptoms import symptom_of
 from drivetrain.cases.classify.text import normalize_text
+from drivetrain.cases.csat.service import send_survey
 from drivetrain.cases.ladder import RUNG_NAMES, CasePlace, Step, first_step, ladder, next_step
 from drivetrain.cases.models import Case, CaseHistory, CaseStatus, CaseType, Priority, Rung, SlaPolicy
 from drivetrain.cases.repository import CaseRepository
-from drivetrain.cases.schemas import CaseCreate, CaseStatusChange, SlaPolicyUpdate
+from drivetrain.cases.schemas import CaseCreate, CaseNote, CaseStatusChange, SlaPolicyUpdate
 from drivetrain.customers.models import Customer, Vehicle
 from drivetrain.customers.repository import CustomerFilter, CustomerRepository, VehicleRepository
 from drivetrain.customers.service import add_timeline
@@ -396,6 +397,31 @@ def change_status(session: Session, subject: AuthSubject, case: Case, *, data: C
         entity_id=case.id,
         dealer_id=case.dealer_id,
         changes={"status": [current.value, target.value]},
+    )
+    if target is CaseStatus.RESOLVED:
+        send_survey(session, case)  # once per case: a reopened case resolved again is not asked twice
+    session.flush()
+    return case
+
+
+def add_note(session: Session, subject: AuthSubject, case: Case, *, data: CaseNote) -> Case:
+    """Work on the case, written down. A note that answered the customer starts the first-response clock's
+    record; the escalation clock is not touched (only resolving stops it)."""
+    subject.require(Permission.CASES_WORK)
+    now = clock.now()
+    kind = "responded" if data.contacted_customer else "note"
+    if data.contacted_customer and case.first_responded_at is None:
+        case.first_responded_at = now
+    case.updated_at = now
+    _history(session, case, kind, at=now, level=case.escalation_level, actor=subject, note=data.note)
+    audit.record(
+        session,
+        subject,
+        action=f"case.{kind}",
+        entity_type="case",
+        entity_id=case.id,
+        dealer_id=case.dealer_id,
+        changes={"note": [None, data.note]},
     )
     session.flush()
     return case

@@ -15,16 +15,24 @@ from dataclasses import dataclass, field
 
 from drivetrain.cases.tasks import sweep_escalations
 from drivetrain.db import Database, database
+from drivetrain.integrations.sms.client import deliver_sms
 from drivetrain.integrations.wecom.client import deliver_app_message
+from drivetrain.integrations.wecom.customer import deliver_customer_message
 from drivetrain.jobs import outbox
 from drivetrain.leads.tasks import sweep_first_contact
+from drivetrain.quality.tasks import sweep_defect_alerts
 
 log = logging.getLogger("drivetrain.worker")
 Sweeper = Callable[[Database, str], int]
 
 
 def _deliver_outbox(db: Database, worker_id: str) -> int:
-    return outbox.deliver_due(db, {"wecom.app_message": deliver_app_message}, worker_id=worker_id)
+    handlers = {
+        "wecom.app_message": deliver_app_message,
+        "wecom.customer_message": deliver_customer_message,
+        "sms.send": deliver_sms,
+    }
+    return outbox.deliver_due(db, handlers, worker_id=worker_id)
 
 
 def _checkpoint(db: Database, _worker_id: str) -> int:
@@ -32,7 +40,13 @@ def _checkpoint(db: Database, _worker_id: str) -> int:
     return 0  # housekeeping, not rows acted on
 
 
-SWEEPERS: list[Sweeper] = [sweep_first_contact, sweep_escalations, _deliver_outbox, _checkpoint]
+SWEEPERS: list[Sweeper] = [
+    sweep_first_contact,
+    sweep_escalations,
+    sweep_defect_alerts,
+    _deliver_outbox,
+    _checkpoint,
+]
 
 
 def default_worker_id() -> str:

@@ -7,9 +7,7 @@ a per-IP rate limit, a double-submit form token (cookie == hidden field) that al
 
 from __future__ import annotations
 
-import hmac
 import math
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -24,7 +22,6 @@ from drivetrain.auth.deps import SessionDep
 from drivetrain.auth.roles import Permission, Role
 from drivetrain.auth.service import keyed_hash
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.config import get_settings
 from drivetrain.db import database
 from drivetrain.kit import clock
 from drivetrain.kit.ratelimit import SlidingWindowLimiter
@@ -33,14 +30,13 @@ from drivetrain.leads.capture import capture
 from drivetrain.leads.models import Channel, Lead
 from drivetrain.leads.schemas import LeadCreate
 from drivetrain.org.models import Brand, Dealer, Series
+from drivetrain.web.form_guard import client_of, form_token_problem, new_form_token, set_form_cookie
 from drivetrain.web.templating import locale_of, render
 
 router = APIRouter(include_in_schema=False)
 
 FORM_PATH = "/test-drive"
 FORM_COOKIE = "dt_test_drive"
-TOKEN_BYTES = 24
-MAX_TOKEN_LENGTH = 64
 FIELDS = ("name", "phone", "address", "series", "preferred_time")
 
 FORM_SUBJECT = AuthSubject(
@@ -113,14 +109,14 @@ def submit_test_drive(
         "preferred_time": preferred_time,
         "consent": bool(consent),
     }
-    client = request.client.host if request.client else "unknown"
+    client = client_of(request)
     now = clock.now()
     choices = _series_choices()
     if not submissions.allow(client, now):
         return _too_many(request, choices, values, form_token, submissions.retry_after(client, now))
     if website:  # only bots fill a field people cannot see: answer as usual, keep nothing
         return _thanks_page(request, dealer_name=None)
-    if (token_status := _token_problem(request, form_token)) is not None:
+    if (token_status := form_token_problem(request, FORM_COOKIE, form_token)) is not None:
         return _form_page(
             request, choices, values=values, token=None, notice="public.notice.expired", status=token_status
         )
@@ -132,16 +128,6 @@ def submit_test_drive(
         session, FORM_SUBJECT, data=_lead_data(form, choices[form.series], source_ref=source_ref)
     )
     return _thanks_page(request, dealer_name=_dealer_name(session, captured.lead))
-
-
-def _token_problem(request: Request, submitted: str) -> int | None:
-    """400 when the form token or its cookie is missing (an expired page), 403 when they differ."""
-    expected = request.cookies.get(FORM_COOKIE, "")
-    if not expected or not submitted:
-        return 400
-    if len(submitted) > MAX_TOKEN_LENGTH or not hmac.compare_digest(expected, submitted):
-        return 403
-    return None
 
 
 def _validate(
@@ -209,7 +195,7 @@ def _form_page(
 ) -> HTMLResponse:
     """The form with what was typed kept; a new token (and cookie) unless the current one still holds."""
     english = locale_of(request) == "en"
-    form_token = token or secrets.token_urlsafe(TOKEN_BYTES)
+    form_token = token or new_form_token()
     context = {
         "values": {field: values.get(field, "") for field in FIELDS} | {"consent": values.get("consent")},
         "errors": errors or {},
@@ -221,14 +207,7 @@ def _form_page(
     }
     response = render(request, "public/test_drive.html", context, status=status)
     if token is None:
-        response.set_cookie(
-            FORM_COOKIE,
-            form_token,
-            path=FORM_PATH,
-            httponly=True,
-            samesite="strict",
-            secure=get_settings().secure_cookies,
-        )
+        set_form_cookie(response, FORM_COOKIE, form_token, path=FORM_PATH)
     return response
 
 
@@ -241,7 +220,7 @@ def _too_many(
         request,
         choices,
         values=values,
-        token=token if _token_problem(request, token) is None else None,
+        token=token if form_token_problem(request, FORM_COOKIE, token) is None else None,
         notice="public.notice.busy",
         notice_args={"minutes": max(1, math.ceil(seconds / 60))},
         status=429,

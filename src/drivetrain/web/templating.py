@@ -77,8 +77,10 @@ ConsoleSubject = Annotated[AuthSubject, Depends(console_subject)]
 
 NAV_BY_PERMISSION: list[tuple[str, str, Permission]] = [
     ("leads", "/leads", Permission.LEADS_READ),
+    ("cases", "/cases", Permission.CASES_READ),
     ("customers", "/customers", Permission.CUSTOMERS_READ),
     ("dealers", "/dealers", Permission.DEALERS_READ),
+    ("quality", "/quality", Permission.QUALITY_READ),
 ]
 
 

@@ -1,5 +1,6 @@
-// Live lead pages: the element marked data-live reloads its fragment when the server says
-// something changed for this user (Server-Sent Events from /api/v1/events), and a toast says what.
+// Live pages: the element marked data-live reloads its fragment when the server says something
+// changed for this user (Server-Sent Events from /api/v1/events), and a toast says what. The page
+// lists the events it follows in data-listen; data-toast-<event, dots as dashes> holds each toast.
 // The page names the last event it already reflects (data-events="…?after=N"), so nothing between
 // rendering and connecting is missed; EventSource reconnects by itself and sends Last-Event-ID.
 (function () {
@@ -31,8 +32,8 @@
     setTimeout(function () { item.remove(); }, 6000);
   }
 
-  function highlight(leadId) {
-    var row = live.querySelector('[data-lead="' + leadId + '"]');
+  function highlight(id) {
+    var row = id && live.querySelector('[data-row="' + id + '"]');
     if (row) row.classList.add("fresh");
   }
 
@@ -41,13 +42,16 @@
       var data = JSON.parse(message.data);
       toast(fill(template || "", data));
       htmx.ajax("GET", live.dataset.live, { target: "#" + live.id, swap: "innerHTML" })
-        .then(function () { highlight(data.lead_id); });
+        .then(function () { highlight(data.lead_id || data.case_id); });
     };
   }
 
   if (!live || !window.EventSource) return;
   var source = new EventSource(live.dataset.events || "/api/v1/events");
-  source.addEventListener("lead.assigned", refresh(live.dataset.toastAssigned));
-  source.addEventListener("lead.sla_breached", refresh(live.dataset.toastBreached));
+  (live.dataset.listen || "").split(/\s+/).filter(Boolean).forEach(function (name) {
+    var key = "toast" + name.replace(/[._]/g, "-").replace(/-(\w)/g, function (_, c) { return c.toUpperCase(); })
+      .replace(/^\w/, function (c) { return c.toUpperCase(); });
+    source.addEventListener(name, refresh(live.dataset[key]));
+  });
   window.addEventListener("pagehide", function () { source.close(); });
 })();

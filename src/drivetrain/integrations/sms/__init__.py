@@ -1,0 +1,1 @@
+"""Text messages (SMS) to owners, through an SMS gateway."""

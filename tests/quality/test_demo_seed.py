@@ -1,0 +1,43 @@
+"""The demo's defect signals: an emerging brake-noise cluster raises exactly one alert, with its cars."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from drivetrain import demo, migrate
+from drivetrain.cases.models import Case
+from drivetrain.db import open_database
+from drivetrain.org.models import Series
+from drivetrain.quality.demo import seed_defect_signals
+from drivetrain.quality.models import DefectAlert
+
+NOW = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)
+
+
+def test_the_demo_raises_one_alert_on_eight_cars(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
+    migrate.upgrade(db)
+    rng = random.Random(11)
+    stores = demo.seed_world(db, rng=rng)
+    demo.seed_customers(db, stores, count=600, rng=rng, now=NOW)
+    series = seed_defect_signals(db, rng=random.Random(11), now=NOW)
+    with db.session(write=False) as session:
+        alerts = session.execute(
+            select(
+                Series.name,
+                DefectAlert.component,
+                DefectAlert.symptom,
+                DefectAlert.distinct_vins,
+                DefectAlert.status,
+            ).join(Series, Series.id == DefectAlert.series_id)
+        ).all()
+        cases = session.scalar(select(func.count()).select_from(Case))
+        resolved = session.scalar(select(func.count()).select_from(Case).where(Case.status == "resolved"))
+    assert alerts == [(series, "brakes", "异响", 8, "open")]
+    assert cases == 8 + 1 + 80
+    assert resolved and resolved > 40  # months of background complaints, long since handled
+    db.dispose()
