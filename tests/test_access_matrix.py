@@ -228,6 +228,11 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("POST", "/cases/{case_id}/status"): ObjectRoute("case", console=True),
     ("POST", "/cases/{case_id}/notes"): ObjectRoute("case", console=True),
     ("GET", "/cases/new"): Global("the intake form; reads no data"),
+    ("GET", "/cases/settings"): Global("the OEM's SLA policies and authority matrix; no dealer data"),
+    ("POST", "/cases/settings/{priority}"): Global("the OEM's SLA policies; HQ permission checked"),
+    ("GET", "/cases/report"): Global(
+        "totals over CaseRepository.readable; tests/cases/test_case_settings_views.py"
+    ),
     ("POST", "/cases/{case_id}/classification"): ObjectRoute("case", console=True),
     ("POST", "/cases/{case_id}/approvals"): ObjectRoute("case", console=True),
     ("POST", "/cases/{case_id}/approvals/{approval_id}/decision"): ObjectRoute("approval", console=True),

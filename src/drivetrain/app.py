@@ -22,6 +22,7 @@ from drivetrain.cases import api as cases_api
 from drivetrain.cases import corrections_api as case_corrections_api
 from drivetrain.cases import public as cases_public
 from drivetrain.cases import reports_api as case_reports_api
+from drivetrain.cases import settings_views as case_settings_views
 from drivetrain.cases import views as cases_views
 from drivetrain.cases.approvals import api as approvals_api
 from drivetrain.cases.csat import public as csat_public
@@ -130,6 +131,7 @@ def create_app() -> FastAPI:
         org_views,
         leads_views,
         leads_public,
+        case_settings_views,
         cases_views,
         cases_public,
         csat_public,

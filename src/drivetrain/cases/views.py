@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.deps import SessionDep, check_csrf
@@ -28,34 +27,16 @@ from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.pagination import page_of
 from drivetrain.kit.validators import Text
+from drivetrain.web.forms import is_htmx, validated
 from drivetrain.web.templating import ConsoleSubject, render
 
 router = APIRouter(include_in_schema=False)
-M = TypeVar("M", bound=BaseModel)
 PAGE_SIZE = 50
 CsrfField = Annotated[str, Form(max_length=100)]
 NoteField = Annotated[str, Form(max_length=500)]
 VIEWS = ("mine", "active", "escalated", "resolved")
 LIVE_EVENTS = "case.assigned case.escalated approval.requested approval.decided"
 INTAKE_FIELDS = ("channel", "type", "phone", "vin", "plate", "dealer_code", "title", "description")
-
-
-def _is_htmx(request: Request) -> bool:
-    return bool(request.headers.get("hx-request"))
-
-
-def _first_error(error: ValidationError) -> tuple[str, str]:
-    item = error.errors()[0]
-    field = ".".join(str(part) for part in item["loc"]) or "form"
-    return field, str(item["msg"]).removeprefix("Value error, ")
-
-
-def _validated(model: type[M], values: dict[str, Any]) -> M:
-    """Form values through the API's own schema, so the console refuses exactly what the API refuses."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as error:
-        raise InvalidInput(*_first_error(error)) from None
 
 
 def _filter_for(view: str, subject: AuthSubject) -> CaseFilter:
@@ -73,7 +54,7 @@ def _live_page(
 ) -> HTMLResponse:
     """HTMX gets the fragment ``cases/_<name>.html``; a visit gets the page, which follows the event
     stream from just after what it shows, so nothing falls between rendering and connecting."""
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, f"cases/_{name}.html", context, subject=subject)
     after = events.latest_event_id(session, subject.user_id)
     context = context | {"events_url": f"/api/v1/events?after={after}", "listen": LIVE_EVENTS}
@@ -162,7 +143,7 @@ def open_from_console(
     }
     given = {name: value.strip() for name, value in typed.items() if value.strip()}
     try:
-        case = service.open_case(session, subject, data=_validated(CaseCreate, given))
+        case = service.open_case(session, subject, data=validated(CaseCreate, given))
     except InvalidInput as error:
         return _intake_page(request, subject, typed, error=(error.field, error.reason))
     return RedirectResponse(f"/cases/{case.id}", status_code=303)
@@ -218,7 +199,7 @@ def change_status(
     case = CaseRepository(session).get(subject, case_id)
     check_csrf(request, csrf_token)
     try:
-        change = _validated(CaseStatusChange, {"status": status, "note": note.strip() or None})
+        change = validated(CaseStatusChange, {"status": status, "note": note.strip() or None})
         service.change_status(session, subject, case, data=change)
     except InvalidInput as error:
         return _case_error(request, session, subject, case, error, "status")
@@ -238,7 +219,7 @@ def add_note(
     case = CaseRepository(session).get(subject, case_id)
     check_csrf(request, csrf_token)
     try:
-        data = _validated(CaseNote, {"note": note, "contacted_customer": bool(contacted_customer)})
+        data = validated(CaseNote, {"note": note, "contacted_customer": bool(contacted_customer)})
         service.add_note(session, subject, case, data=data)
     except InvalidInput as error:
         return _case_error(request, session, subject, case, error, "note")
@@ -263,7 +244,7 @@ def request_approval(
     case = CaseRepository(session).get(subject, case_id)
     check_csrf(request, csrf_token)
     try:
-        data = _validated(ApprovalCreate, {"kind": kind, "amount": amount.strip(), "reason": reason})
+        data = validated(ApprovalCreate, {"kind": kind, "amount": amount.strip(), "reason": reason})
         approvals.request_approval(session, subject, case, data=data)
     except InvalidInput as error:
         return _case_error(request, session, subject, case, error, "approval")
@@ -286,7 +267,7 @@ def decide_approval(
     approval = ApprovalRepository(session).get(subject, approval_id)
     check_csrf(request, csrf_token)
     try:
-        data = _validated(ApprovalDecision, {"decision": decision, "comment": comment.strip() or None})
+        data = validated(ApprovalDecision, {"decision": decision, "comment": comment.strip() or None})
         approvals.decide(session, subject, approval, data=data)
     except InvalidInput as error:
         return _case_error(request, session, subject, case, error, f"decision-{approval.id}")
@@ -311,7 +292,7 @@ def correct_classification(
             "category": category,
             "sentiment": int(sentiment) if sentiment.lstrip("-").isdigit() else sentiment,
         }
-        data = _validated(ClassificationCorrect, typed)
+        data = validated(ClassificationCorrect, typed)
         correct(session, subject, case, category=data.category, sentiment=data.sentiment)
     except InvalidInput as error:
         return _case_error(request, session, subject, case, error, "classification")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.deps import SessionDep, check_csrf
@@ -30,11 +30,11 @@ from drivetrain.leads.schemas import (
     TaskCreate,
 )
 from drivetrain.org.repository import StaffRepository
+from drivetrain.web.forms import field_errors, is_htmx, validated
 from drivetrain.web.templating import CONSOLE_TZ, ConsoleSubject, locale_of, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-M = TypeVar("M", bound=BaseModel)
 NoteField = Annotated[str, Form(max_length=300)]
 CsrfField = Annotated[str, Form(max_length=100)]
 # Which moves a card offers, in pipeline order; "lost" has its own form because it needs a reason.
@@ -42,31 +42,6 @@ MOVES = {
     stage.value: [s.value for s in Stage if s in service.NEXT_STAGES[stage] and s is not Stage.LOST]
     for stage in Stage
 }
-
-
-def _is_htmx(request: Request) -> bool:
-    return bool(request.headers.get("hx-request"))
-
-
-def _field_errors(error: ValidationError) -> dict[str, str]:
-    """Pydantic errors by field; model-level checks name their field as ``field: reason``."""
-    found: dict[str, str] = {}
-    for item in error.errors():
-        reason = str(item["msg"]).removeprefix("Value error, ")
-        field = ".".join(str(part) for part in item["loc"])
-        if not field:
-            field, _, reason = reason.partition(": ")
-        found.setdefault(field, reason)
-    return found
-
-
-def _validated(model: type[M], values: dict[str, Any]) -> M:
-    """Form values through the API's own schema; the first problem is an InvalidInput, as in the API."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as error:
-        field, reason = next(iter(_field_errors(error).items()))
-        raise InvalidInput(field, reason) from None
 
 
 def _live(
@@ -80,7 +55,7 @@ def _live(
 ) -> HTMLResponse:
     """HTMX gets the fragment ``leads/_<name>.html``; a visit gets the page, which follows the event
     stream from just after what it shows, so nothing falls between rendering and connecting."""
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, f"leads/_{name}.html", context, subject=subject, status=status)
     after = events.latest_event_id(session, subject.user_id)
     context = context | {"events_url": f"/api/v1/events?after={after}"}
@@ -159,14 +134,14 @@ def move(
     lead = LeadRepository(session).get(subject, lead_id)
     check_csrf(request, csrf_token)
     try:
-        change = _validated(StageChange, {"stage": stage, "lost_reason": lost_reason.strip() or None})
+        change = validated(StageChange, {"stage": stage, "lost_reason": lost_reason.strip() or None})
         service.change_stage(session, subject, lead, data=change)
     except InvalidInput as error:
-        if not _is_htmx(request):
+        if not is_htmx(request):
             raise
         message = f"leads.error.{error.field}"
         return _render_board(request, session, subject, error=message, status=422)
-    if _is_htmx(request):
+    if is_htmx(request):
         return _render_board(request, session, subject)
     return RedirectResponse("/leads/board" if back == "board" else f"/leads/{lead.id}", status_code=303)
 
@@ -240,7 +215,7 @@ def save_settings(
     try:
         data = LeadSettingsUpdate.model_validate(typed | {"first_contact_seconds": seconds})
     except ValidationError as error:
-        errors = _field_errors(error)
+        errors = field_errors(error)
         if "first_contact_seconds" in errors:
             errors["first_contact_minutes"] = errors.pop("first_contact_seconds")
         shown = typed | {"first_contact_minutes": first_contact_minutes}
@@ -310,7 +285,7 @@ def add_task(
     lead = LeadRepository(session).get(subject, lead_id)
     check_csrf(request, csrf_token)
     try:
-        task = _validated(TaskCreate, {"due_at": _console_time(due_at.strip()), "note": note.strip()})
+        task = validated(TaskCreate, {"due_at": _console_time(due_at.strip()), "note": note.strip()})
         service.add_task(session, subject, lead, due_at=task.due_at, note=task.note)
     except InvalidInput as error:
         form = {"due_at": due_at, "note": note}
@@ -341,7 +316,7 @@ def reassign(
         "reason": reason.strip(),
     }
     try:
-        service.reassign(session, subject, lead, data=_validated(Reassignment, values))
+        service.reassign(session, subject, lead, data=validated(Reassignment, values))
     except InvalidInput as error:
         form = {"consultant": consultant, "dealer_code": dealer_code, "reason": reason}
         return _render_lead(
