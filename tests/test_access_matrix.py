@@ -309,6 +309,23 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("GET", "/quality"): Global("the quality dashboard over the API's scoped numbers; alerts for scope all"),
     ("POST", "/quality/alerts/{alert_id}/acknowledge"): Global("HQ-level alert: 404 below scope all"),
     ("POST", "/quality/alerts/{alert_id}/close"): Global("HQ-level alert: 404 below scope all"),
+    ("POST", "/api/v1/sources"): Global("HQ-level source systems: sources:manage checked (tests/sources)"),
+    ("GET", "/api/v1/sources"): Global("HQ-level source systems: 403 below scope all (tests/sources)"),
+    ("GET", "/api/v1/sources/{source_id}"): Global(
+        "HQ-level source system: 404 below scope all (tests/sources)"
+    ),
+    ("PUT", "/api/v1/sources/{source_id}/profiles/{name}"): Global(
+        "HQ-level import profile: 404 below scope all, sources:manage checked (tests/sources)"
+    ),
+    ("POST", "/api/v1/sources/{source_id}/records"): Global(
+        "HQ-level source records: 404 below scope all, sources:manage checked (tests/sources)"
+    ),
+    ("GET", "/api/v1/sources/{source_id}/records"): Global(
+        "HQ-level lineage: 404 below scope all, PII masked without pii:read (tests/sources)"
+    ),
+    ("GET", "/api/v1/sources/{source_id}/imports"): Global(
+        "HQ-level import runs: 404 below scope all (tests/sources)"
+    ),
 }
 
 

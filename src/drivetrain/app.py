@@ -42,6 +42,7 @@ from drivetrain.org import api as org_api
 from drivetrain.org import views as org_views
 from drivetrain.quality import api as quality_api
 from drivetrain.quality import views as quality_views
+from drivetrain.sources import api as sources_api
 from drivetrain.web.templating import WEB_DIR, LoginRequired, render
 
 API_PREFIX = "/api/v1"
@@ -88,6 +89,7 @@ def _api_router() -> APIRouter:
         case_reports_api,
         case_corrections_api,
         quality_api,
+        sources_api,
     ):
         api.include_router(module.router)
     return api

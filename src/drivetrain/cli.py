@@ -37,12 +37,19 @@ from drivetrain.kit.importing import ImportReport, read_records
 from drivetrain.leads import importing as lead_imports
 from drivetrain.org.importer import import_dealers
 from drivetrain.quality.demo import seed_defect_signals
+from drivetrain.sources.cli import SOURCE_COMMAND, SourceImportGroup, import_source_command, sources_app
 from drivetrain.unify.cli import unify_app
 
 app = typer.Typer(
     help="Drivetrain: customer operations for car makers, dealers and owners.", no_args_is_help=True
 )
-import_app = typer.Typer(help="Load data files.", no_args_is_help=True)
+import_app = typer.Typer(
+    cls=SourceImportGroup,
+    help="Load data files. `drivetrain import SOURCE FILE [--profile NAME]` imports an export of a registered"
+    " source system (see `drivetrain sources`); the commands below load dealers, leads and spend.",
+    subcommand_metavar="SOURCE FILE | COMMAND [ARGS]...",
+    no_args_is_help=True,
+)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for integrations.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
@@ -50,6 +57,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(classify_app, name="classify")
 app.add_typer(unify_app, name="unify")
+app.add_typer(sources_app, name="sources")
+import_app.command(SOURCE_COMMAND)(import_source_command)
 console = Console()
 
 

@@ -8,6 +8,7 @@ from drivetrain.kit import idempotency
 from drivetrain.leads import models as lead_models
 from drivetrain.org import models as org_models
 from drivetrain.quality import models as quality_models
+from drivetrain.sources import models as source_models
 
 __all__ = [
     "auth_models",
@@ -18,4 +19,5 @@ __all__ = [
     "lead_models",
     "org_models",
     "quality_models",
+    "source_models",
 ]

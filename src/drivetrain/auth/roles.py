@@ -56,6 +56,8 @@ class Permission(StrEnum):
     """Defect clusters and trends of the cases in scope; emerging-issue alerts for HQ (scope all)."""
     QUALITY_TRIAGE = "quality:triage"
     """Acknowledge and close emerging-issue alerts."""
+    SOURCES_MANAGE = "sources:manage"
+    """Register source systems (DMS, ERP, insurer …), save their import profiles, import their records."""
 
 
 P = Permission
@@ -86,16 +88,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _MANAGE_LEADS
         | _MANAGE_CASES
         | _QUALITY
-        | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ}
+        | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ, P.SOURCES_MANAGE}
     ),
     Role.HQ_OPS: frozenset(
-        _READ_CRM | _WRITE_CRM | _MANAGE_LEADS | _MANAGE_CASES | {P.PII_READ, P.QUALITY_READ}
+        _READ_CRM
+        | _WRITE_CRM
+        | _MANAGE_LEADS
+        | _MANAGE_CASES
+        | {P.PII_READ, P.QUALITY_READ, P.SOURCES_MANAGE}
     ),
     Role.QUALITY_ENGINEER: frozenset(
         {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.REPORTS_READ, P.CASES_READ} | _QUALITY
     ),
     Role.EXECUTIVE: frozenset(_READ_CRM | _WORK_CASES | {P.AUDIT_READ, P.QUALITY_READ}),
-    Role.INTEGRATION: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ, P.QUALITY_READ}),
+    Role.INTEGRATION: frozenset(
+        _READ_CRM | _WRITE_CRM | _WORK_CASES | {P.PII_READ, P.QUALITY_READ, P.SOURCES_MANAGE}
+    ),
     Role.REGIONAL_MANAGER: frozenset(_READ_CRM | _WORK_CASES | {P.QUALITY_READ}),
     Role.GROUP_ADMIN: frozenset(_READ_CRM | _WRITE_CRM | _WORK_CASES | {P.STAFF_MANAGE, P.QUALITY_READ}),
     Role.STORE_MANAGER: frozenset(
