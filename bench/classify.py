@@ -13,7 +13,8 @@ held-out 20% of BDCI 2018 (by content_id; the model never trained on it):
   aspects, trained here on the same training part.
 
 Also category accuracy/macro-F1 and severity accuracy on the held-out quarter of our
-complaint set, and texts/s of classify_many on one core (threads pinned to 1).
+complaint set, texts/s of classify_many on one core (threads pinned to 1) and the size
+of the model file.
 Figures go to stdout and bench/results/classify.json. Bars: aspect ≥ 0.85,
 sentiment ≥ 0.60, ≥ 2,000 texts/s.
 """
@@ -38,7 +39,7 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from drivetrain.cases.classify import Classifier
-from drivetrain.cases.classify.model import MODEL_DIR
+from drivetrain.cases.classify.model import MODEL_DIR, MODEL_FILE
 from drivetrain.cases.classify.training import (
     ASPECTS,
     BdciText,
@@ -69,6 +70,12 @@ def quality(
             label: round(float(f), 4) for label, f in zip(ASPECTS, per_label, strict=True)
         },
         "sentiment_macro_f1": round(float(f1_score(truth, predicted, average="macro")), 4),
+        "sentiment_f1_per_class": {
+            str(label): round(float(f), 4)
+            for label, f in zip(
+                (-1, 0, 1), f1_score(truth, predicted, labels=[-1, 0, 1], average=None), strict=True
+            )
+        },
     }
 
 
@@ -160,6 +167,7 @@ def main() -> None:
         "ours": ours(classifier, held),
         "complaints_held_out": complaints(classifier),
         "texts_per_second_one_core": round(texts_per_second(classifier, [t.example.text for t in held])),
+        "model_megabytes": round((args.model / MODEL_FILE).stat().st_size / 1e6, 2),
         "bars": BARS,
     }
     figures["bars_met"] = {

@@ -7,23 +7,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from drivetrain.cases import service
-from drivetrain.cases.models import Case, CaseHistory
+from drivetrain.auth.models import User
+from drivetrain.cases import service, tasks
+from drivetrain.cases.models import Case, CaseHistory, Rung
+from drivetrain.cases.repository import CaseRepository
 from drivetrain.cases.schemas import CaseCreate, CaseStatusChange
 from drivetrain.cases.tasks import sweep_escalations
+from drivetrain.customers.models import TimelineEvent
 from drivetrain.db import Database, unit_of_work
 from drivetrain.jobs.models import Event, OutboxMessage
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import clock
 from tests.conftest import run_workers_at_once
+from tests.test_query_counts import counted
 from tests.world import World, load_world, vin_for
 
 MONDAY_0900_SHANGHAI = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 BRAKES = "刹车失灵，差点撞车，非常危险"  # critical: 24x7
 NOISE = "保养后发动机有异响，很不满意"
+RUDE = "店员态度恶劣，很不满意"  # not a product issue: the store manager takes it
 
 
 @pytest.fixture
@@ -283,3 +288,192 @@ def test_a_bad_policy_edit_is_422_and_changes_nothing(
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert any(error["field"].endswith(field) for error in answer.json()["errors"]), answer.text
     assert {p["priority"]: p for p in api.get("/api/v1/sla-policies").json()} == before
+
+
+def _open_at(session: Session, world: World, dealer: str, text: str, **extra: str) -> Case:
+    data = CaseCreate(description=text, channel="hotline", dealer_code=dealer, **extra)  # type: ignore[arg-type]
+    case = service.open_case(session, world.subject("hq_ops"), data=data)
+    session.commit()
+    return case
+
+
+def test_a_batch_at_several_dealers_moves_each_case_once_and_tells_each_new_holder(
+    db: Database, session: Session, world: World, monday: datetime
+) -> None:
+    a1 = _open_at(session, world, "A1", NOISE, phone="13800000001")  # sa_a1 -> sm_a1; cust_a1's timeline
+    a2 = _open_at(session, world, "A2", NOISE)  # sm_a2 holds rungs 0 and 1 -> region_east
+    b1 = _open_at(session, world, "B1", RUDE)  # sm_b1; 西区 has no regional manager -> hq_ops
+    top = _open_at(session, world, "A1", RUDE)
+    session.execute(  # a case at the CEO whose clock still ran: nobody above, the CEO keeps it
+        update(Case)
+        .where(Case.id == top.id)
+        .values(escalation_level=Rung.CEO, owner_id=world.users["ceo"].id)
+    )
+    session.execute(update(User).where(User.username == "region_east").values(wecom_userid=None))
+    session.commit()
+    assert a1.customer_id == world.customers["cust_a1"]
+    clock.advance(timedelta(hours=1, seconds=5))
+
+    assert sweep_escalations(db, "w1") == 4
+    assert sweep_escalations(db, "w1") == 0
+    assert service.escalate_due_cases(session, [a1.id, a2.id, b1.id, top.id], now=clock.now()) == 0
+    moved = {
+        c.id: (_case(session, c.id).escalation_level, _holder(session, world, c.id))
+        for c in (a1, a2, b1, top)
+    }
+    assert moved == {
+        a1.id: (1, "sm_a1"),
+        a2.id: (2, "region_east"),
+        b1.id: (3, "hq_ops"),
+        top.id: (4, "ceo"),
+    }
+    due = monday + timedelta(hours=1)
+    for case in (a1, a2, b1):
+        assert _case(session, case.id).escalation_due_at == due + timedelta(hours=1)
+        assert _case(session, case.id).held_since == due
+    assert _case(session, top.id).escalation_due_at is None
+
+    history = session.execute(
+        select(CaseHistory.case_id, CaseHistory.kind, CaseHistory.level, CaseHistory.note)
+        .where(CaseHistory.kind != "opened")
+        .order_by(CaseHistory.case_id, CaseHistory.level)
+    ).all()
+    assert {(case_id, kind, level) for case_id, kind, level, _ in history} == {
+        (a1.id, "escalated", 1),
+        (a2.id, "skipped", 1),
+        (a2.id, "escalated", 2),
+        (b1.id, "skipped", 1),
+        (b1.id, "skipped", 2),
+        (b1.id, "escalated", 3),
+        (top.id, "top", 4),
+    }
+    assert len(history) == 7
+    escalated = session.scalars(
+        select(CaseHistory).where(CaseHistory.case_id == a2.id, CaseHistory.kind == "escalated")
+    ).one()
+    assert (escalated.at, escalated.held_seconds, escalated.actor_id) == (due, 3600, None)
+    assert (escalated.from_owner_id, escalated.to_owner_id) == (
+        world.users["sm_a2"].id,
+        world.users["region_east"].id,
+    )
+    assert escalated.note == "assignee → regional_manager; swept 5s late"
+
+    told = {
+        e.recipient_id: e.payload
+        for e in session.scalars(select(Event).where(Event.type == "case.escalated"))
+    }
+    assert set(told) == {world.users[name].id for name in ("sm_a1", "region_east", "hq_ops")}
+    assert told[world.users["sm_a1"].id] == {
+        "case_id": a1.id,
+        "title": a1.title,
+        "priority": a1.priority,
+        "escalation_level": 1,
+        "rung": "store_manager",
+        "due_at": (due + timedelta(hours=1)).isoformat(),
+    }
+    messages = {
+        m.payload["case_id"]: m.payload
+        for m in session.scalars(select(OutboxMessage).where(OutboxMessage.payload["case_id"].is_not(None)))
+        if m.payload["text"].startswith("客诉工单升级至您")
+    }
+    assert set(messages) == {a1.id, b1.id}  # region_east has no WeCom id: told live only
+    assert messages[b1.id]["to"] == ["hq_ops"]
+    assert (
+        messages[b1.id]["text"] == f"客诉工单升级至您（总部客户运营负责人，优先级 {b1.priority}）：{b1.title}"
+    )
+    timeline = session.scalars(
+        select(TimelineEvent).where(
+            TimelineEvent.customer_id == world.customers["cust_a1"], TimelineEvent.kind == "case.escalated"
+        )
+    ).all()
+    assert [(t.detail, t.summary) for t in timeline] == [
+        ({"case_id": a1.id, "level": 1}, "工单超时升级至店总")
+    ]
+
+
+def test_a_sweep_costs_the_same_statements_for_a_bigger_batch(
+    db: Database, session: Session, world: World, monday: datetime
+) -> None:
+    def sweep_of(count: int) -> tuple[int, int]:
+        for n in range(count):
+            _open_at(session, world, ("A1", "A2", "B1")[n % 3], f"{NOISE}{n}")
+        clock.advance(timedelta(hours=1))
+        with counted(db) as statements:
+            acted = sweep_escalations(db, "w1")
+        return acted, len(statements)
+
+    (small, small_statements), (large, large_statements) = sweep_of(3), sweep_of(12)
+    assert (small, large) == (3, 3 + 12)  # the first three climb again with the twelve
+    assert large_statements == small_statements  # the guarded moves are one executemany
+
+
+def test_a_failing_case_is_rolled_back_alone(
+    db: Database, session: Session, world: World, monday: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = [_open_at(session, world, "A1", f"{NOISE}{n}") for n in range(3)]
+    poisoned = cases[1].id
+    climb = service._climb
+
+    def failing(session: Session, case: object, *args: object) -> object:
+        if getattr(case, "id", None) == poisoned:
+            raise RuntimeError("bad data")
+        return climb(session, case, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "_climb", failing)
+    clock.advance(timedelta(hours=1))
+    assert sweep_escalations(db, "w1") == 2
+    assert [_case(session, c.id).escalation_level for c in cases] == [1, 0, 1]
+    escalated = session.scalars(select(CaseHistory.case_id).where(CaseHistory.kind == "escalated")).all()
+    assert sorted(escalated) == sorted([cases[0].id, cases[2].id])
+
+
+def test_ladder_staff_for_many_places_is_ladder_staff_for_each(session: Session, world: World) -> None:
+    session.execute(update(User).where(User.username == "sa_a1").values(active=False))
+    repo = CaseRepository(session)
+    dealers = {code: (dealer.id, dealer.region_id) for code, dealer in world.dealers.items()}
+    places = {*dealers.values(), (None, None), (dealers["A1"][0], None)}
+    found = repo.ladder_staff_at(places)
+    for dealer_id, region_id in places:
+        assert found.at[dealer_id, region_id] == repo.ladder_staff(dealer_id, region_id)
+    names = {m.username for m in found.at[dealers["A1"]]}
+    assert names == {"sm_a1", "region_east", "hq_ops", "ceo"}  # the inactive advisor holds no rung
+    assert found.wecom_userids[world.users["hq_ops"].id] == "hq_ops"
+
+
+def test_a_tick_takes_one_batch_oldest_first_and_the_next_ticks_the_rest(
+    db: Database, session: Session, world: World, monday: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tasks, "BATCH", 2)
+    cases = []
+    for n in range(5):
+        cases.append(_open_at(session, world, ("A1", "B1")[n % 2], f"{NOISE}{n}"))
+        clock.advance(timedelta(minutes=1))
+    clock.advance(timedelta(hours=1))
+    assert sweep_escalations(db, "w1") == 2
+    assert [_case(session, c.id).escalation_level for c in cases] == [1, 3, 0, 0, 0]  # B1's climbs to HQ
+    assert Worker(db=db, sweepers=[sweep_escalations]).run_until_idle() == 3
+    assert [_case(session, c.id).escalation_level for c in cases] == [1, 3, 1, 3, 1]
+
+
+def test_a_case_moved_meanwhile_is_left_alone_and_the_rest_of_the_batch_moves(
+    db: Database, session: Session, world: World, monday: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = [_open_at(session, world, "A1", f"{NOISE}{n}") for n in range(3)]
+    raced = cases[1]
+    climb = service._climb
+
+    def racing(session: Session, case: object, *args: object) -> object:
+        if getattr(case, "id", None) == raced.id:  # another worker moves it between our read and our write
+            session.execute(update(Case).where(Case.id == raced.id).values(escalation_level=1, owner_id=None))
+        return climb(session, case, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "_climb", racing)
+    clock.advance(timedelta(hours=1))
+    assert service.escalate_due_cases(session, [c.id for c in cases], now=clock.now()) == 2
+    assert cases[0].escalation_level == 1  # the copy loaded in this session was expired, not left stale
+    assert [_case(session, c.id).escalation_level for c in cases] == [1, 1, 1]
+    assert _case(session, raced.id).owner_id is None  # the other worker's move stands
+    escalated = session.scalars(select(CaseHistory.case_id).where(CaseHistory.kind == "escalated")).all()
+    assert sorted(escalated) == sorted([cases[0].id, cases[2].id])
+    told = session.scalars(select(Event.payload).where(Event.type == "case.escalated")).all()
+    assert sorted(p["case_id"] for p in told) == sorted([cases[0].id, cases[2].id])

@@ -7,13 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from drivetrain.cases.classify import Aspect, Category, Severity, classify, classify_many
+from drivetrain.cases.classify.features import Featurizer, text_clauses
+from drivetrain.cases.classify.lexicon import alternation
+from drivetrain.cases.classify.model import clause_summary
 from drivetrain.cases.classify.polarity import FEATURE_NAMES, PolarityLexicon
 from drivetrain.cases.classify.severity import assess_severity
-from drivetrain.cases.classify.text import normalize_text
-from drivetrain.cases.classify.training import LabelledText, text_sentiment, train
+from drivetrain.cases.classify.text import clauses, normalize_text
+from drivetrain.cases.classify.training import BdciText, LabelledText, clause_targets, text_sentiment, train
 
 SHARED_BDCI = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bdci2018_car_review_aspects.csv"
@@ -200,3 +204,100 @@ def test_polarity_lexicon_survives_its_arrays() -> None:
     lexicon = _toy_lexicon()
     restored = PolarityLexicon.from_arrays(lexicon.to_arrays())
     assert restored.features("空间不好,油耗高?") == pytest.approx(lexicon.features("空间不好,油耗高?"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("动力不错,但是油耗高!", ["动力不错", "但是油耗高"]),
+        ("空间大、坐着舒服~~后备箱…一般", ["空间大", "坐着舒服", "后备箱", "一般"]),
+        ("还行", ["还行"]),
+        ("?!", []),
+    ],
+)
+def test_clauses_split_at_clause_punctuation(text: str, expected: list[str]) -> None:
+    assert clauses(text) == expected
+
+
+def test_a_text_without_clauses_is_its_own_clause() -> None:
+    assert text_clauses("?!") == ["?!"]
+    assert text_clauses("ABS灯亮了,吓人") == ["abs灯亮了", "吓人"]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["动力不错,但是油耗高!", "?!", "好", "a,,b c", "ABS灯亮了。。吓人~~", "x,y,z", "油耗,高"],
+        ["刹车异响", "", "车机死机,导航用不了,重启也没用"],
+    ],
+)
+def test_text_and_clause_rows_hold_the_same_char_ngrams_as_scikit_learn(texts: list[str]) -> None:
+    """Texts and clauses are counted in one pass; both must equal a plain char 1-3-gram TF."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vocabulary = sorted({g for t in ["动力不错,但是油耗高", "吓人~~abs灯", "x,y z"] for g in _grams(t)})
+    reference = TfidfVectorizer(
+        analyzer="char", ngram_range=(1, 3), vocabulary=vocabulary, sublinear_tf=True, use_idf=False
+    )
+    featurizer = Featurizer(
+        char_vocabulary=vocabulary,
+        char_idf=np.ones(len(vocabulary)),
+        word_vocabulary=["油耗"],
+        word_idf=np.ones(1),
+        positive_words=[],
+        negative_words=[],
+    )
+    rows = featurizer.rows(texts)
+    pieces = [text_clauses(t) for t in texts]
+    expected_texts = reference.fit_transform(texts).toarray()
+    expected_clauses = reference.fit_transform([c for p in pieces for c in p]).toarray()
+    assert rows.texts[:, : len(vocabulary)].toarray() == pytest.approx(expected_texts)
+    assert rows.clauses.toarray() == pytest.approx(expected_clauses)
+    assert rows.owners.tolist() == [i for i, p in enumerate(pieces) for _ in p]
+
+
+def _grams(text: str) -> set[str]:
+    return {text[i : i + n] for n in (1, 2, 3) for i in range(len(text) - n + 1)}
+
+
+@pytest.mark.parametrize(
+    ("words", "text", "found"),
+    [
+        (["好", "好看", "好用", "不好"], "不好看,好用,好", ["不好", "好用", "好"]),
+        (["a.b", "c+"], "axb a.b c+", ["a.b", "c+"]),
+        (["油耗", "油耗高", "高"], "油耗高,油耗低,很高", ["油耗高", "油耗", "高"]),
+        ([], "任何文字", []),
+    ],
+)
+def test_alternation_prefers_the_longest_word_where_several_start(
+    words: list[str], text: str, found: list[str]
+) -> None:
+    assert [m.group() for m in alternation(words).finditer(text)] == found
+
+
+def test_clause_summary_pools_each_texts_clauses() -> None:
+    scores = np.array([[1.0, 0.0, -1.0], [3.0, 0.0, 1.0], [0.0, 2.0, 0.0]])
+    summary = clause_summary(scores, np.array([0, 0, 1]), 2)
+    assert summary[0].tolist() == [3.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 0.0, 1.0]  # max, mean, last
+    assert summary[1].tolist() == [0.0, 2.0, 0.0] * 3
+
+
+def _bdci(text: str, opinions: tuple[tuple[str, int], ...], polar_rows: int) -> BdciText:
+    return BdciText(
+        content_id="1", example=LabelledText(text=text), opinion_words=opinions, polar_rows=polar_rows
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "opinions", "polar_rows", "expected"),
+    [
+        ("动力不错,但是油耗高", (("不错", 1), ("油耗高", -1)), 2, [1, -1]),
+        ("外观好看,内饰一般", (("好看", 1),), 1, [1, 0]),
+        ("外观好看,内饰一般", (("好看", 1),), 2, [1, None]),  # one opinion has no word: unplaced
+        ("问下保养多少钱,谢谢", (("多少钱", 0),), 0, [0, 0]),
+    ],
+)
+def test_clause_targets_follow_the_annotated_opinion_words(
+    text: str, opinions: tuple[tuple[str, int], ...], polar_rows: int, expected: list[int | None]
+) -> None:
+    assert clause_targets(_bdci(text, opinions, polar_rows)) == expected

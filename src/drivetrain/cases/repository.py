@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
@@ -31,6 +34,35 @@ class CaseFilter:
     priority: str | None = None
     dealer_id: str | None = None
     min_level: int | None = None
+
+
+@dataclass(frozen=True)
+class DueCase:
+    """What the escalation sweep needs of a due case, read without loading the ORM object."""
+
+    id: str
+    title: str
+    priority: str
+    category: str
+    dealer_id: str | None
+    region_id: str | None
+    customer_id: str | None
+    escalation_level: int
+    owner_id: str | None
+    held_since: datetime
+    escalation_due_at: datetime
+
+
+Place = tuple[str | None, str | None]
+"""A case's (dealer, region): whose staff may hold it."""
+
+
+@dataclass(frozen=True)
+class LadderStaff:
+    """Who may hold cases at some places (``ladder_staff`` per place), and how each is reached on WeCom."""
+
+    at: dict[Place, list[StaffMember]]
+    wecom_userids: dict[str, str | None]
 
 
 class CaseRepository:
@@ -121,3 +153,76 @@ class CaseRepository:
         if dealer_id is None:
             return None
         return self.session.scalar(select(Dealer.region_id).where(Dealer.id == dealer_id))
+
+    def due_for_escalation(self, case_ids: Collection[str], *, now: datetime) -> list[DueCase]:
+        """Those of ``case_ids`` open and due by ``now``, with their dealer's region, oldest due first."""
+        rows = self.session.execute(
+            select(
+                Case.id,
+                Case.title,
+                Case.priority,
+                Case.category,
+                Case.dealer_id,
+                Dealer.region_id,
+                Case.customer_id,
+                Case.escalation_level,
+                Case.owner_id,
+                Case.held_since,
+                Case.escalation_due_at,
+            )
+            .outerjoin(Dealer, Dealer.id == Case.dealer_id)
+            .where(
+                Case.id.in_(case_ids),
+                Case.status == CaseStatus.OPEN,
+                Case.escalation_due_at.is_not(None),
+                Case.escalation_due_at <= now,
+            )
+            .order_by(Case.escalation_due_at, Case.id)
+        )
+        return [DueCase(*row) for row in rows]
+
+    def ladder_staff_at(self, places: Collection[Place]) -> LadderStaff:
+        """``ladder_staff`` for many places in one query, with the staff's WeCom ids."""
+        dealer_ids = {dealer for dealer, _ in places if dealer is not None}
+        region_ids = {region for _, region in places if region is not None}
+        rows = self.session.execute(
+            select(
+                User.id, User.username, User.role, User.dealer_id, User.region_id, User.wecom_userid
+            ).where(
+                User.active.is_(True),
+                or_(
+                    User.role.in_(HQ_LADDER_ROLES),
+                    User.dealer_id.in_(dealer_ids) & User.role.in_(LADDER_ROLES),
+                    (User.role == Role.REGIONAL_MANAGER) & User.region_id.in_(region_ids),
+                ),
+            )
+        )
+        wecom_userids: dict[str, str | None] = {}
+        anywhere: list[StaffMember] = []
+        by_dealer: dict[str | None, list[StaffMember]] = defaultdict(list)
+        by_region: dict[str | None, list[StaffMember]] = defaultdict(list)
+        for uid, name, role, dealer, region, wecom in rows:
+            member = StaffMember(uid, name, role, dealer, region)
+            wecom_userids[uid] = wecom
+            if role in HQ_LADDER_ROLES:
+                anywhere.append(member)
+            elif role in LADDER_ROLES:
+                by_dealer[dealer].append(member)
+            else:
+                by_region[region].append(member)
+        at = {
+            (dealer, region): sorted(
+                [*anywhere, *by_dealer.get(dealer, []), *by_region.get(region, [])],
+                key=lambda member: member.username,
+            )
+            for dealer, region in places
+        }
+        return LadderStaff(at=at, wecom_userids=wecom_userids)
+
+    def policies_for(self, priorities: Collection[str]) -> dict[str, SlaPolicy]:
+        """The policies of these priorities in one query (a missing row gets the default, as ``policy``)."""
+        found = {
+            policy.priority: policy
+            for policy in self.session.scalars(select(SlaPolicy).where(SlaPolicy.priority.in_(priorities)))
+        }
+        return {priority: found.get(priority) or self.policy(priority) for priority in priorities}

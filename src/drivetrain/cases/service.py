@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from drivetrain.auth import audit
 from drivetrain.auth.models import User
@@ -16,14 +19,17 @@ from drivetrain.cases.classify import Severity, classify
 from drivetrain.cases.classify.symptoms import symptom_of
 from drivetrain.cases.classify.text import normalize_text
 from drivetrain.cases.csat.service import send_survey
-from drivetrain.cases.ladder import RUNG_NAMES, CasePlace, Step, first_step, ladder, next_step
+from drivetrain.cases.ladder import RUNG_NAMES, CasePlace, StaffMember, Step, first_step, ladder, next_step
 from drivetrain.cases.models import Case, CaseHistory, CaseStatus, CaseType, Priority, Rung, SlaPolicy
-from drivetrain.cases.repository import CaseRepository
+from drivetrain.cases.repository import CaseRepository, DueCase
 from drivetrain.cases.schemas import CaseCreate, CaseNote, CaseStatusChange, SlaPolicyUpdate
-from drivetrain.customers.models import Customer, Vehicle
+from drivetrain.customers.models import Customer, TimelineEvent, Vehicle
 from drivetrain.customers.repository import CustomerFilter, CustomerRepository, VehicleRepository
 from drivetrain.customers.service import add_timeline
+from drivetrain.db import Base
 from drivetrain.jobs import events, outbox
+from drivetrain.jobs.broker import remember_recipients
+from drivetrain.jobs.models import Event, OutboxMessage
 from drivetrain.kit import clock
 from drivetrain.kit.calendar import WorkingHours, add_business_time, business_time_between
 from drivetrain.kit.errors import InvalidInput, NotFound
@@ -47,9 +53,13 @@ TITLE_LENGTH = 40
 
 def hours_for(session: Session, case: Case, policy: SlaPolicy) -> WorkingHours | None:
     """The calendar a case's budgets run on: the dealer's opening hours, or 24x7 (critical always is)."""
-    if case.priority == Priority.CRITICAL or not policy.business_hours or case.dealer_id is None:
+    return _hours(session, case.priority, case.dealer_id, policy)
+
+
+def _hours(session: Session, priority: str, dealer_id: str | None, policy: SlaPolicy) -> WorkingHours | None:
+    if priority == Priority.CRITICAL or not policy.business_hours or dealer_id is None:
         return None
-    return directory.working_hours(session, case.dealer_id)
+    return directory.working_hours(session, dealer_id)
 
 
 def _budget(policy: SlaPolicy) -> timedelta:
@@ -89,28 +99,49 @@ def _history(
 
 def _skipped(session: Session, case: Case, skipped: list[Step], *, at: datetime) -> None:
     for step in skipped:
-        why = "nobody holds this rung" if step.holder is None else "the holder already has the case"
-        _history(session, case, "skipped", at=at, level=int(step.level), note=f"{step.name}: {why}")
+        _history(
+            session, case, "skipped", at=at, level=int(step.level), note=f"{step.name}: {_why_skipped(step)}"
+        )
+
+
+def _why_skipped(step: Step) -> str:
+    return "nobody holds this rung" if step.holder is None else "the holder already has the case"
+
+
+@dataclass(frozen=True)
+class _Notice:
+    """What the new holder of a case is told: the live event's payload and the WeCom message."""
+
+    case_id: str
+    title: str
+    priority: str
+    level: int
+    due_at: datetime | None
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "title": self.title,
+            "priority": self.priority,
+            "escalation_level": self.level,
+            "rung": RUNG_NAMES[Rung(self.level)],
+            "due_at": self.due_at.isoformat() if self.due_at else None,
+        }
+
+    def wecom_message(self, event_type: str, wecom_userid: str) -> dict[str, Any]:
+        verb = "升级至您" if event_type == "case.escalated" else "分派给您"
+        text = f"客诉工单{verb}（{RUNG_LABELS_ZH[Rung(self.level)]}，优先级 {self.priority}）：{self.title}"
+        return {"to": [wecom_userid], "text": text, "case_id": self.case_id}
 
 
 def _notify(session: Session, case: Case, owner_id: str | None, event_type: str) -> None:
     owner = session.get(User, owner_id) if owner_id else None
     if owner is None:
         return
-    level = Rung(case.escalation_level)
-    payload: dict[str, Any] = {
-        "case_id": case.id,
-        "title": case.title,
-        "priority": case.priority,
-        "escalation_level": case.escalation_level,
-        "rung": RUNG_NAMES[level],
-        "due_at": case.escalation_due_at.isoformat() if case.escalation_due_at else None,
-    }
-    events.publish(session, event_type, recipients=[owner.id], payload=payload)
+    notice = _Notice(case.id, case.title, case.priority, case.escalation_level, case.escalation_due_at)
+    events.publish(session, event_type, recipients=[owner.id], payload=notice.payload())
     if owner.wecom_userid:
-        verb = "升级至您" if event_type == "case.escalated" else "分派给您"
-        text = f"客诉工单{verb}（{RUNG_LABELS_ZH[level]}，优先级 {case.priority}）：{case.title}"
-        outbox.enqueue(session, WECOM_TOPIC, {"to": [owner.wecom_userid], "text": text, "case_id": case.id})
+        outbox.enqueue(session, WECOM_TOPIC, notice.wecom_message(event_type, owner.wecom_userid))
 
 
 # ---------------------------------------------------------------- intake
@@ -252,79 +283,243 @@ def open_case(session: Session, subject: AuthSubject, *, data: CaseCreate) -> Ca
 # ---------------------------------------------------------------- the ladder, swept by the worker
 
 
-def escalate_due(session: Session, case_id: str, *, now: datetime) -> bool:
-    """The rung's budget ran out: move the case one rung up, from the due time it saw.
+@dataclass(frozen=True)
+class _Climb:
+    """A due case's move one rung up (``step`` None: no rung above), worked out before anything is written."""
 
-    Guarded on the level and deadline it had, so a second worker or a retry changes nothing. The next
-    due counts from this due (not from now), so a worker that was down climbs to the right rung, one
-    rung per pass. Returns whether this call acted.
+    case: DueCase
+    step: Step | None
+    skipped: list[Step]
+    new_due: datetime | None
+
+    @property
+    def level(self) -> int:
+        return int(self.step.level) if self.step else self.case.escalation_level
+
+    @property
+    def owner_id(self) -> str | None:
+        return self.step.holder.user_id if self.step and self.step.holder else self.case.owner_id
+
+
+def escalate_due(session: Session, case_id: str, *, now: datetime) -> bool:
+    """``escalate_due_cases`` for one case: whether this call acted."""
+    return escalate_due_cases(session, [case_id], now=now) == 1
+
+
+def escalate_due_cases(session: Session, case_ids: Collection[str], *, now: datetime) -> int:
+    """The rungs' budgets ran out: move each due case one rung up, from the due time it saw.
+
+    Each move is guarded on the level and deadline the case had, so a second worker or a retry changes
+    nothing. The next due counts from this due (not from now), so a worker that was down climbs to the
+    right rung, one rung per pass. Whatever its size, the batch costs one read per kind (the cases, the
+    staff who may hold them, the policies), one executemany of the guarded UPDATE and one INSERT per
+    table written. Returns how many cases moved.
     """
-    case = session.get(Case, case_id)
-    due = case.escalation_due_at if case else None
-    if case is None or due is None or due > now or case.status != CaseStatus.OPEN:
-        return False
     repo = CaseRepository(session)
-    region_id = repo.region_of(case.dealer_id)
-    steps = ladder(
-        CasePlace(case.dealer_id, region_id, case.category), repo.ladder_staff(case.dealer_id, region_id)
-    )
-    level, holder, held_since = case.escalation_level, case.owner_id, case.held_since
-    step, skipped = next_step(steps, level, holder)
-    policy = repo.policy(case.priority)
+    cases = repo.due_for_escalation(case_ids, now=now) if case_ids else []
+    if not cases:
+        return 0
+    staff = repo.ladder_staff_at({(case.dealer_id, case.region_id) for case in cases})
+    policies = repo.policies_for({case.priority for case in cases})
+    climbs = [
+        _climb(session, case, staff.at[case.dealer_id, case.region_id], policies[case.priority])
+        for case in cases
+    ]
+    moved = _move_all(session, climbs, now=now)
+    if moved:
+        _expire_loaded(session, moved)
+        _record(session, moved, wecom=staff.wecom_userids, now=now)
+    return len(moved)
+
+
+def _climb(session: Session, case: DueCase, staff: list[StaffMember], policy: SlaPolicy) -> _Climb:
+    steps = ladder(CasePlace(case.dealer_id, case.region_id, case.category), staff)
+    step, skipped = next_step(steps, case.escalation_level, case.owner_id)
     new_due: datetime | None = None
     if step is not None:
         above, _ = next_step(steps, step.level, step.holder.user_id if step.holder else None)
-        new_due = add_business_time(due, _budget(policy), hours_for(session, case, policy)) if above else None
-    guarded: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Case)
-        .where(
-            Case.id == case.id,
-            Case.escalation_level == level,
-            Case.escalation_due_at == due,
-            Case.status == CaseStatus.OPEN,
-        )
-        .values(
-            escalation_level=int(step.level) if step else level,
-            owner_id=step.holder.user_id if step and step.holder else holder,
-            held_since=due if step else held_since,
-            escalation_due_at=new_due,
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+        if above:
+            hours = _hours(session, case.priority, case.dealer_id, policy)
+            new_due = add_business_time(case.escalation_due_at, _budget(policy), hours)
+    return _Climb(case, step, skipped, new_due)
+
+
+_GUARDED_MOVE = (
+    update(Case)
+    .where(
+        Case.id == bindparam("case_id"),
+        Case.escalation_level == bindparam("from_level"),
+        Case.escalation_due_at == bindparam("from_due"),
+        Case.status == CaseStatus.OPEN,
     )
-    if guarded.rowcount != 1:
-        return False
-    session.refresh(case)
-    _skipped(session, case, skipped, at=due)
-    if step is None:
-        _history(session, case, "top", at=due, level=level, note="no rung above; the holder keeps the case")
-        return True
-    late = int((now - due).total_seconds())
-    _history(
+    .values(
+        escalation_level=bindparam("to_level"),
+        owner_id=bindparam("to_owner"),
+        held_since=bindparam("to_held_since"),
+        escalation_due_at=bindparam("to_due"),
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=bindparam("now"),
+    )
+)
+"""Built once, run with one set of parameters per case."""
+
+
+def _move_all(session: Session, climbs: list[_Climb], *, now: datetime) -> list[_Climb]:
+    """The guarded state changes, in one executemany: each case moves only if it still has the level and
+    due it was read with. In the sweep every case has (its claim holds it), so all move at once; should
+    one have moved meanwhile, the attempt is rolled back and each case tried alone, to learn which."""
+    if len(climbs) > 1:
+        attempt = session.begin_nested()
+        if _execute_moves(session, climbs, now=now) == len(climbs):
+            attempt.commit()
+            return climbs
+        attempt.rollback()
+    return [climb for climb in climbs if _execute_moves(session, [climb], now=now) == 1]
+
+
+def _execute_moves(session: Session, climbs: list[_Climb], *, now: datetime) -> int:
+    """How many of ``climbs`` moved (a DBAPI executemany reports the sum on SQLite and PostgreSQL)."""
+    params = [
+        {
+            "case_id": climb.case.id,
+            "from_level": climb.case.escalation_level,
+            "from_due": climb.case.escalation_due_at,
+            "to_level": climb.level,
+            "to_owner": climb.owner_id,
+            "to_held_since": climb.case.escalation_due_at if climb.step else climb.case.held_since,
+            "to_due": climb.new_due,
+            "now": now,
+        }
+        for climb in climbs
+    ]
+    return session.connection().execute(_GUARDED_MOVE, params).rowcount
+
+
+def _expire_loaded(session: Session, moved: list[_Climb]) -> None:
+    """The moves were written with Core, around the ORM: a copy of a case loaded in this session is stale."""
+    for climb in moved:
+        loaded = session.identity_map.get(identity_key(Case, climb.case.id))
+        if loaded is not None:
+            session.expire(loaded)
+
+
+def _record(session: Session, moved: list[_Climb], *, wecom: dict[str, str | None], now: datetime) -> None:
+    """The moves' history and the customers' timelines, one INSERT each; then the new holders are told."""
+    _insert_all(session, CaseHistory, [row for climb in moved for row in _history_rows(climb, now=now)])
+    climbed = [climb for climb in moved if climb.step is not None]
+    timeline = [_timeline_row(climb) for climb in climbed if climb.case.customer_id]
+    if timeline:
+        _insert_all(session, TimelineEvent, timeline)
+    if climbed:
+        _tell(session, climbed, wecom=wecom)
+
+
+def _tell(session: Session, climbed: list[_Climb], *, wecom: dict[str, str | None]) -> None:
+    """As ``_notify`` does for one case: a live event to each new holder (a user, so in ``wecom``), and a
+    WeCom message to those with a WeCom id; one INSERT for the events and one for the messages."""
+    told = [
+        (owner, _notice(climb))
+        for climb in climbed
+        if (owner := climb.owner_id) is not None and owner in wecom
+    ]
+    if not told:
+        return
+    at = clock.now()
+    _insert_all(
         session,
-        case,
-        "escalated",
-        at=due,
-        level=case.escalation_level,
-        from_owner=holder,
-        to_owner=case.owner_id,
-        note=f"{RUNG_NAMES[Rung(level)]} → {RUNG_NAMES[Rung(case.escalation_level)]}"
-        + (f"; swept {late}s late" if late > 0 else ""),
-        held_seconds=int((due - held_since).total_seconds()),
+        Event,
+        [
+            {"type": "case.escalated", "recipient_id": owner, "payload": notice.payload(), "at": at}
+            for owner, notice in told
+        ],
     )
-    if case.customer_id:
-        add_timeline(
-            session,
-            customer_id=case.customer_id,
-            kind="case.escalated",
-            summary=f"工单超时升级至{RUNG_LABELS_ZH[Rung(case.escalation_level)]}",
-            dealer_id=case.dealer_id,
-            detail={"case_id": case.id, "level": case.escalation_level},
-        )
-    _notify(session, case, case.owner_id, "case.escalated")
-    return True
+    remember_recipients(session, {owner for owner, _ in told})
+    messages = [
+        {
+            "topic": WECOM_TOPIC,
+            "payload": notice.wecom_message("case.escalated", wecom_userid),
+            "due_at": at,
+            "created_at": at,
+        }
+        for owner, notice in told
+        if (wecom_userid := wecom[owner])
+    ]
+    if messages:
+        _insert_all(session, OutboxMessage, messages)
+
+
+def _insert_all(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """One INSERT for all ``rows`` (all with the same keys), with Core: the rows are plain data."""
+    session.connection().execute(insert(model), rows)
+
+
+def _notice(climb: _Climb) -> _Notice:
+    case = climb.case
+    return _Notice(case.id, case.title, case.priority, climb.level, climb.new_due)
+
+
+def _history_rows(climb: _Climb, *, now: datetime) -> list[dict[str, Any]]:
+    case, due = climb.case, climb.case.escalation_due_at
+    rows = [
+        _history_row(case.id, "skipped", due, int(step.level), f"{step.name}: {_why_skipped(step)}")
+        for step in climb.skipped
+    ]
+    if climb.step is None:
+        note = "no rung above; the holder keeps the case"
+        return [*rows, _history_row(case.id, "top", due, case.escalation_level, note)]
+    late = int((now - due).total_seconds())
+    note = f"{RUNG_NAMES[Rung(case.escalation_level)]} → {RUNG_NAMES[Rung(climb.level)]}" + (
+        f"; swept {late}s late" if late > 0 else ""
+    )
+    escalated = _history_row(
+        case.id,
+        "escalated",
+        due,
+        climb.level,
+        note,
+        from_owner=case.owner_id,
+        to_owner=climb.owner_id,
+        held_seconds=int((due - case.held_since).total_seconds()),
+    )
+    return [*rows, escalated]
+
+
+def _history_row(
+    case_id: str,
+    kind: str,
+    at: datetime,
+    level: int,
+    note: str,
+    *,
+    from_owner: str | None = None,
+    to_owner: str | None = None,
+    held_seconds: int | None = None,
+) -> dict[str, Any]:
+    """A ``CaseHistory`` row for a bulk INSERT; the worker is no actor."""
+    return {
+        "case_id": case_id,
+        "at": at,
+        "kind": kind,
+        "level": level,
+        "note": note,
+        "from_owner_id": from_owner,
+        "to_owner_id": to_owner,
+        "actor_id": None,
+        "held_seconds": held_seconds,
+    }
+
+
+def _timeline_row(climb: _Climb) -> dict[str, Any]:
+    return {
+        "customer_id": climb.case.customer_id,
+        "kind": "case.escalated",
+        "summary": f"工单超时升级至{RUNG_LABELS_ZH[Rung(climb.level)]}",
+        "detail": {"case_id": climb.case.id, "level": climb.level},
+        "dealer_id": climb.case.dealer_id,
+        "actor_id": None,
+        "at": clock.now(),
+    }
 
 
 # ---------------------------------------------------------------- pause, resume, resolve

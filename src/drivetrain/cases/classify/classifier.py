@@ -45,11 +45,10 @@ class Classifier:
                 raise ValueError(f"text #{position} is empty")
         if not normalised:
             return []
-        features = self.model.featurizer.transform(normalised)
-        categories = self.model.category.best(features)
-        sentiment_features = self.model.sentiment_features(features, normalised)
-        sentiments = [int(s) for s in self.model.sentiment.best(sentiment_features)]
-        aspects = self.model.aspect.labels_on(features)
+        rows = self.model.featurizer.rows(normalised)
+        categories = self.model.category.best(rows.texts)
+        sentiments = self.model.sentiments(rows, normalised)
+        aspects = self.model.aspect.labels_on(rows.texts)
         return [
             Classification(
                 text=text,

@@ -3,7 +3,8 @@
 Features: TF-IDF over character 1-3-grams (robust to jieba's mistakes and to typos),
 TF-IDF over jieba word uni- and bigrams (catch "没有 问题"-style phrases), weighted
 component-keyword counts per category, and counts of polarity words learnt from the
-BDCI annotations (with a "negated" variant when 不/没/无 sits right before them).
+BDCI annotations (with a "negated" variant when 不/没/无 sits right before them). Each
+clause also gets its own character TF-IDF row, for the clause-level sentiment head.
 The state (vocabularies, idf, polarity words) is plain arrays, so the model file is
 data, never pickled code."""
 
@@ -11,17 +12,18 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from drivetrain.cases.classify.lexicon import DATA_DIR, alternation, component_lexicon
+from drivetrain.cases.classify.text import CLAUSE_SEPARATORS, clauses
 
 if TYPE_CHECKING:
-    import re
-
     from scipy.sparse import csr_matrix
 
 CHAR_NGRAMS = (1, 3)
@@ -29,6 +31,8 @@ WORD_NGRAMS = (1, 2)
 MIN_DF = 2
 _NEGATORS = frozenset("不没无未别")
 _COMPONENT_SCALE = 0.5
+_CLAUSE = re.compile(f"[^{CLAUSE_SEPARATORS}]+")
+_WHITESPACE_RUN = re.compile(r"\s\s+")
 
 
 @cache
@@ -87,8 +91,82 @@ def _idf(counts: csr_matrix) -> np.ndarray:
     return idf
 
 
+def text_clauses(text: str) -> list[str]:
+    """A text's clauses, lower-cased; the whole text when it has no clause of its own."""
+    lowered = text.lower()
+    return clauses(lowered) or [lowered]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureRows:
+    """A batch's features: one row per text, and one row per clause (``text_clauses``) with
+    the index of the text it belongs to (a text's clause rows are contiguous, in order)."""
+
+    texts: csr_matrix
+    clauses: csr_matrix
+    owners: np.ndarray
+
+
+class _CharCounter:
+    """Character n-gram counts of texts and of their clauses from one pass over each text:
+    a clause's n-grams are the text's n-grams inside it, and the text adds those that
+    reach over punctuation. Same n-grams as scikit-learn's ``analyzer="char"``."""
+
+    def __init__(self, vocabulary: Sequence[str]) -> None:
+        self.index = {g: i for i, g in enumerate(vocabulary)}
+        self.width = len(vocabulary)
+
+    def counts(self, texts: Sequence[str]) -> tuple[csr_matrix, csr_matrix, np.ndarray]:
+        from scipy.sparse import csr_matrix
+
+        text_columns: list[list[int]] = []
+        clause_columns: list[list[int]] = []
+        owners: list[int] = []
+        for position, text in enumerate(texts):
+            lowered = _WHITESPACE_RUN.sub(" ", text.lower())
+            spans = [m.span() for m in _CLAUSE.finditer(lowered)] or [(0, len(lowered))]
+            pieces = [self._columns(lowered, start, end) for start, end in spans]
+            clause_columns.extend(pieces)
+            owners.extend([position] * len(pieces))
+            text_columns.append([*itertools.chain.from_iterable(pieces), *self._across(lowered, spans)])
+
+        def matrix(columns: list[list[int]]) -> csr_matrix:
+            lengths = [len(c) for c in columns]
+            indices = np.fromiter(itertools.chain.from_iterable(columns), dtype=np.int64, count=sum(lengths))
+            rows = np.repeat(np.arange(len(columns)), lengths)
+            counts = np.ones(len(indices))
+            result = csr_matrix((counts, (rows, indices)), shape=(len(columns), self.width))
+            result.sum_duplicates()
+            return result
+
+        return matrix(text_columns), matrix(clause_columns), np.array(owners, dtype=np.int64)
+
+    def _columns(self, text: str, start: int, end: int) -> list[int]:
+        """Vocabulary columns of the n-grams inside text[start:end]."""
+        index = self.index
+        grams = [
+            text[i : i + n]
+            for n in range(CHAR_NGRAMS[0], CHAR_NGRAMS[1] + 1)
+            for i in range(start, end - n + 1)
+        ]
+        return [column for column in map(index.get, grams) if column is not None]
+
+    def _across(self, text: str, spans: list[tuple[int, int]]) -> list[int]:
+        """Vocabulary columns of the n-grams that hold punctuation (a gap between clauses)."""
+        bounds = itertools.pairwise([(0, 0), *spans, (len(text), 0)])
+        gaps = [(end, start) for (_, end), (start, _) in bounds if end < start]
+        grams: list[str] = []
+        for n in range(CHAR_NGRAMS[0], CHAR_NGRAMS[1] + 1):
+            done = 0  # n-grams starting before this were taken from an earlier gap
+            for gap_start, gap_end in gaps:
+                first, last = max(gap_start - n + 1, done), min(gap_end, len(text) - n + 1)
+                grams += [text[i : i + n] for i in range(first, last)]
+                done = max(done, last)
+        return [column for column in map(self.index.get, grams) if column is not None]
+
+
 class Featurizer:
-    """Fitted vocabularies, idf weights and polarity words; ``transform`` is batch-friendly."""
+    """Fitted vocabularies, idf weights and polarity words; ``rows`` is batch-friendly."""
 
     def __init__(
         self,
@@ -106,7 +184,7 @@ class Featurizer:
         self.word_idf = word_idf
         self.positive_words = list(positive_words)
         self.negative_words = list(negative_words)
-        self._chars = _char_vectorizer({g: i for i, g in enumerate(self.char_vocabulary)})
+        self._chars = _CharCounter(self.char_vocabulary)
         self._words = _word_vectorizer({g: i for i, g in enumerate(self.word_vocabulary)})
         self._polarity: tuple[re.Pattern[str], ...] = (
             alternation(self.positive_words),
@@ -139,15 +217,18 @@ class Featurizer:
         polarity = ["positive", "positive_negated", "negative", "negative_negated", "question", "exclaim"]
         return [*component_lexicon().categories, *polarity]
 
-    def transform(self, texts: Sequence[str]) -> csr_matrix:
-        """One row per normalised text."""
+    def rows(self, texts: Sequence[str]) -> FeatureRows:
+        """Rows for normalised texts: per text all features; per clause its character TF-IDF."""
         from scipy.sparse import csr_matrix, hstack
 
-        chars = _tfidf(self._chars.transform(texts), self.char_idf)
+        text_chars, clause_chars, owners = self._chars.counts(texts)
         word_rows = _tfidf(self._words.transform([words(t) for t in texts]), self.word_idf)
         dense = csr_matrix(np.array([self._dense_row(t.lower()) for t in texts], dtype=np.float64))
-        result: csr_matrix = hstack([chars, word_rows, dense], format="csr")
-        return result
+        return FeatureRows(
+            texts=hstack([_tfidf(text_chars, self.char_idf), word_rows, dense], format="csr"),
+            clauses=_tfidf(clause_chars, self.char_idf),
+            owners=owners,
+        )
 
     def _dense_row(self, lowered: str) -> list[float]:
         components = [_COMPONENT_SCALE * math.log1p(s) for s in component_lexicon().scores(lowered)]

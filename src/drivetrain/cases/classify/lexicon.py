@@ -17,11 +17,31 @@ DATA_DIR = Path(__file__).parent / "data"
 
 
 def alternation(words: Iterable[str]) -> re.Pattern[str]:
-    """One pattern matching any of ``words``; longer words win where two start together."""
-    ordered = sorted({w.lower() for w in words if w}, key=lambda w: (-len(w), w))
-    if not ordered:
+    """One pattern matching any of ``words``; the longest word wins where several start
+    together. The words are laid out as a trie (``好|好看|好用`` becomes ``好(?:看|用)?``):
+    Python's ``re`` tries a flat alternation word by word at every position, which made
+    scanning for a thousand opinion words a quarter of the classifier's time."""
+    trie: _Trie = {}
+    for word in {w.lower() for w in words if w}:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    if not trie:
         return re.compile(r"(?!)")
-    return re.compile("|".join(re.escape(w) for w in ordered))
+    return re.compile(_trie_pattern(trie))
+
+
+_Trie = dict[str, "_Trie"]
+
+
+def _trie_pattern(node: _Trie) -> str:
+    """Greedy: a longer word is tried before the shorter one it extends."""
+    branches = [re.escape(char) + _trie_pattern(child) for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{body})?" if "" in node else body
 
 
 @dataclass(frozen=True, slots=True)

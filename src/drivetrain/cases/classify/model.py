@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drivetrain.cases.classify.features import Featurizer
+from drivetrain.cases.classify.features import FeatureRows, Featurizer
 from drivetrain.cases.classify.polarity import PolarityLexicon
 
 if TYPE_CHECKING:
@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 MODEL_DIR = Path(__file__).parent / "model"
 MODEL_FILE = "classifier.npz"
-HEADS = ("aspect", "sentiment", "category")
+HEADS = ("aspect", "sentiment", "clause", "stack", "category")
+
+
+def stack_inputs(text_scores: np.ndarray, clauses: np.ndarray, polarity: np.ndarray) -> np.ndarray:
+    """The stack head's columns, in one order for training and prediction."""
+    return np.hstack([text_scores, clauses, polarity])
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +39,11 @@ class LinearHead:
     intercept: np.ndarray
     offset: np.ndarray
 
-    def scores(self, features: csr_matrix) -> np.ndarray:
+    def scores(self, features: csr_matrix | np.ndarray) -> np.ndarray:
         result: np.ndarray = features @ self.weights + (self.intercept + self.offset)
         return result
 
-    def best(self, features: csr_matrix) -> list[str]:
+    def best(self, features: csr_matrix | np.ndarray) -> list[str]:
         return [self.classes[i] for i in np.argmax(self.scores(features), axis=1)]
 
     def labels_on(self, features: csr_matrix) -> list[tuple[str, ...]]:
@@ -46,22 +51,46 @@ class LinearHead:
         return [tuple(c for c, flag in zip(self.classes, row, strict=True) if flag) for row in on]
 
 
+def clause_summary(scores: np.ndarray, owners: np.ndarray, texts: int) -> np.ndarray:
+    """Per text and class: the highest, the mean and the last of its clauses' scores
+    (``owners[i]`` is the text of clause row ``i``; a text's rows are contiguous)."""
+    classes = scores.shape[1]
+    highest = np.full((texts, classes), -np.inf)
+    np.maximum.at(highest, owners, scores)
+    total = np.zeros((texts, classes))
+    np.add.at(total, owners, scores)
+    mean = total / np.bincount(owners, minlength=texts)[:, None]
+    last = np.zeros((texts, classes))
+    last[owners] = scores  # the later of repeated indices wins
+    return np.hstack([highest, mean, last])
+
+
 @dataclass(frozen=True, slots=True)
 class Model:
-    """The sentiment head reads the shared features followed by the polarity-lexicon
-    features (see ``sentiment_features``); the other heads read the shared ones only."""
+    """Sentiment is stacked: ``sentiment`` scores the whole text on the shared features,
+    ``clause`` scores each clause on its character n-grams (an opinion sits in one clause and
+    is diluted in a long text), and ``stack`` decides from those scores and the
+    polarity-lexicon features (see ``sentiment_inputs``). The other heads read the shared
+    features."""
 
     featurizer: Featurizer
     polarity: PolarityLexicon
     aspect: LinearHead
     sentiment: LinearHead
+    clause: LinearHead
+    stack: LinearHead
     category: LinearHead
 
-    def sentiment_features(self, features: csr_matrix, texts: list[str]) -> csr_matrix:
-        from scipy.sparse import csr_matrix, hstack
+    def sentiment_inputs(self, rows: FeatureRows, texts: list[str]) -> np.ndarray:
+        """The stack head's input for normalised ``texts`` featurised as ``rows``."""
+        return stack_inputs(
+            self.sentiment.scores(rows.texts),
+            clause_summary(self.clause.scores(rows.clauses), rows.owners, len(texts)),
+            self.polarity.transform(texts),
+        )
 
-        result: csr_matrix = hstack([features, csr_matrix(self.polarity.transform(texts))], format="csr")
-        return result
+    def sentiments(self, rows: FeatureRows, texts: list[str]) -> list[int]:
+        return [int(s) for s in self.stack.best(self.sentiment_inputs(rows, texts))]
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

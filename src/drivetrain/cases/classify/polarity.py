@@ -12,20 +12,22 @@ and close with their verdict. The state is three arrays, so the model file stays
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from drivetrain.cases.classify.lexicon import alternation
+from drivetrain.cases.classify.text import clauses as split_clauses
 
-_CLAUSE_END = re.compile(r"[,。;!?、，；！？\s~…]+")
 _NEGATORS = "不没无未别"
 _NEGATION_REACH = 3
 _DEGREE = ("非常", "特别", "十分", "很", "太", "超", "真", "挺", "蛮", "比较", "有点", "稍微", "略", "更")
 _CONTRAST = ("但是", "不过", "可是", "然而", "就是", "只是", "可惜", "但", "却")
 _QUESTION = ("?", "吗", "难道", "怎么", "为什么", "为啥", "是不是")
+_NEGATOR_SET = frozenset(_NEGATORS)
+_DEGREE_PATTERN = alternation(_DEGREE)
+_CONTRAST_PATTERN = alternation(_CONTRAST)
 _MAX_WORD_LENGTH = 8
 _PRIOR = np.array([0.2, 0.6, 0.2])
 """Pseudo-counts (negative, neutral, positive) for a word seen only a few times."""
@@ -57,12 +59,17 @@ class PolarityLexicon:
         self.words = list(words)
         self.counts = np.asarray(counts, dtype=np.float64).reshape(len(self.words), 3)
         self.mentions = np.asarray(mentions, dtype=np.float64)
-        self._index = {w: i for i, w in enumerate(self.words)}
         self._pattern = alternation(self.words)
         annotated = self.counts.sum(axis=1)
-        self._distribution = (self.counts + _PRIOR) / (annotated[:, None] + 1.0)
+        distribution = (self.counts + _PRIOR) / (annotated[:, None] + 1.0)
         # How often the word is marked as an opinion where it occurs ("优惠" rarely is).
-        self._reliability = annotated / (self.mentions + 1.0)
+        reliability = annotated / (self.mentions + 1.0)
+        weighted = distribution * reliability[:, None]
+        # word → (negative, neutral, positive) already weighted by reliability, and the weight
+        self._scores = {
+            w: (*(float(x) for x in row), float(r))
+            for w, row, r in zip(self.words, weighted, reliability, strict=True)
+        }
 
     @classmethod
     def fit(cls, texts: Sequence[str], opinion_words: Sequence[Iterable[tuple[str, int]]]) -> PolarityLexicon:
@@ -92,21 +99,20 @@ class PolarityLexicon:
     def features(self, lowered: str) -> list[float]:
         """FEATURE_NAMES for one lower-cased, normalised text."""
         f = [0.0] * len(FEATURE_NAMES)
-        clauses = [c for c in _CLAUSE_END.split(lowered) if c]
+        clauses = split_clauses(lowered)
         matches = 0
         for position, clause in enumerate(clauses):
-            contrast_at = min((k for k in (clause.find(w) for w in _CONTRAST) if k >= 0), default=-1)
+            contrast = _CONTRAST_PATTERN.search(clause)
+            contrast_at = contrast.start() if contrast else -1
             for match in self._pattern.finditer(clause):
-                index = self._index[match.group()]
-                negative, neutral, positive = self._distribution[index]
-                weight = float(self._reliability[index])
-                before = clause[max(0, match.start() - _NEGATION_REACH) : match.start()]
-                if match.group()[0] not in _NEGATORS and any(n in before for n in _NEGATORS):
+                word, start = match.group(), match.start()
+                negative, neutral, positive, weight = self._scores[word]
+                before = clause[max(0, start - _NEGATION_REACH) : start]
+                if word[0] not in _NEGATOR_SET and not _NEGATOR_SET.isdisjoint(before):
                     negative, positive = positive, negative
                     f[9] += weight
-                if any(d in before for d in _DEGREE):
+                if _DEGREE_PATTERN.search(before):
                     f[10] += weight
-                negative, neutral, positive = weight * negative, weight * neutral, weight * positive
                 f[0] += negative
                 f[1] += neutral
                 f[2] += positive
@@ -115,7 +121,7 @@ class PolarityLexicon:
                 if position == len(clauses) - 1:
                     f[5] += negative
                     f[6] += positive
-                if 0 <= contrast_at < match.start():
+                if 0 <= contrast_at < start:
                     f[7] += negative
                     f[8] += positive
                 if position == 0:

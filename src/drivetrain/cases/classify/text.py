@@ -10,6 +10,8 @@ from functools import cache
 from typing import Protocol
 
 _WHITESPACE = re.compile(r"\s+")
+CLAUSE_SEPARATORS = r",。;!?、，；！？\s~…"
+_CLAUSE_END = re.compile(f"[{CLAUSE_SEPARATORS}]+")
 
 
 class _Converter(Protocol):
@@ -29,3 +31,8 @@ def normalize_text(raw: str) -> str:
     """Simplified characters, half-width letters/digits/punctuation (NFKC), single spaces, trimmed."""
     simplified = _traditional_to_simplified().convert(raw)
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", simplified)).strip()
+
+
+def clauses(text: str) -> list[str]:
+    """The pieces between clause punctuation, in order; none for a text of punctuation only."""
+    return [c for c in _CLAUSE_END.split(text) if c]

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from drivetrain.cases.classify.features import Featurizer
+from drivetrain.cases.classify.features import FeatureRows, Featurizer, text_clauses
 from drivetrain.cases.classify.labels import Aspect, Category, Severity
 from drivetrain.cases.classify.lexicon import DATA_DIR
-from drivetrain.cases.classify.model import MODEL_DIR, LinearHead, Model
+from drivetrain.cases.classify.model import MODEL_DIR, LinearHead, Model, clause_summary, stack_inputs
 from drivetrain.cases.classify.polarity import FEATURE_NAMES, PolarityLexicon
 from drivetrain.cases.classify.text import normalize_text
 
@@ -34,9 +34,9 @@ ASPECTS = tuple(str(a) for a in Aspect)
 SENTIMENTS = ("-1", "0", "1")
 _FOLDS = 3
 _POLARITY_FOLDS = 5
-_POLARITY_SCALE = 0.3
-"""Weight of the standardised polarity features next to the unit-length TF-IDF rows
-(chosen by 5-fold cross-validation on the training part)."""
+_SENTIMENT_FOLDS = 5
+_OFFSET_GRID = np.linspace(-2.0, 2.0, 41)
+"""Candidate biases for the polar classes of the stack head (its scores are logits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ class BdciText:
     content_id: str
     example: LabelledText
     opinion_words: tuple[tuple[str, int], ...]
+    polar_rows: int = 0
+    """Rows with a polarity (±1), whether or not their opinion word was annotated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,7 @@ def read_bdci(path: Path) -> list[BdciText]:
                 for r in rows
                 if r["sentiment_word"].strip()
             ),
+            polar_rows=sum(r["sentiment_value"] != "0" for r in rows),
         )
         for content_id, rows in grouped.items()
     ]
@@ -164,6 +167,29 @@ def polarity_words(texts: Iterable[BdciText]) -> tuple[list[str], list[str]]:
     )
 
 
+def clause_targets(text: BdciText) -> list[int | None]:
+    """A polarity for each clause of a BDCI text (``features.text_clauses``), from where its
+    annotated opinion words sit: the sign of the words in the clause, neutral for a clause
+    without any, or unknown (None) when some polar row of the text names no word, since
+    that opinion may sit in any clause."""
+    words = [(w.lower(), v) for w, v in text.opinion_words if v != 0 and w]
+    every_opinion_placed = len(words) >= text.polar_rows
+    targets: list[int | None] = []
+    for clause in text_clauses(text.example.text):
+        found = [v for w, v in words if w in clause]
+        if found:
+            targets.append(int(np.sign(sum(found))))
+        else:
+            targets.append(0 if every_opinion_placed else None)
+    return targets
+
+
+def _example_clause_targets(example: LabelledText) -> list[int | None]:
+    """Without annotated words, only a one-clause text lends its polarity to its clause."""
+    pieces = len(text_clauses(example.text))
+    return [example.sentiment] if pieces == 1 else [None] * pieces
+
+
 def train(
     bdci_csv: Path, extra_labelled: Sequence[LabelledText] = (), *, out_dir: Path = MODEL_DIR
 ) -> TrainReport:
@@ -179,14 +205,27 @@ def train(
     ]
     positive, negative = polarity_words(bdci_train)
     featurizer = Featurizer.fit([e.text for e in examples], positive_words=positive, negative_words=negative)
-    features = featurizer.transform([e.text for e in examples])
+    rows = featurizer.rows([e.text for e in examples])
     lexicon = PolarityLexicon.fit([t.example.text for t in bdci_train], [t.opinion_words for t in bdci_train])
     polarity = _cross_fitted_polarity(bdci_train, [e.text for e in examples[len(bdci_train) :]], lexicon)
-    aspect, aspect_f1, aspect_n = _aspect_head(features, examples)
-    sentiment, sentiment_f1, sentiment_n = _sentiment_head(features, polarity, examples)
-    category, category_accuracy, category_n = _category_head(features, examples)
+    clauses = _ClauseRows.of(
+        rows,
+        [
+            *(clause_targets(t) for t in bdci_train),
+            *(_example_clause_targets(e) for e in examples[len(bdci_train) :]),
+        ],
+    )
+    aspect, aspect_f1, aspect_n = _aspect_head(rows.texts, examples)
+    sentiment, sentiment_f1, sentiment_n = _sentiment_heads(rows.texts, clauses, polarity, examples)
+    category, category_accuracy, category_n = _category_head(rows.texts, examples)
     model = Model(
-        featurizer=featurizer, polarity=lexicon, aspect=aspect, sentiment=sentiment, category=category
+        featurizer=featurizer,
+        polarity=lexicon,
+        aspect=aspect,
+        sentiment=sentiment.text,
+        clause=sentiment.clause,
+        stack=sentiment.stack,
+        category=category,
     )
     path = model.save(out_dir)
     return TrainReport(
@@ -219,12 +258,14 @@ def _rows(examples: Sequence[LabelledText], field: str) -> np.ndarray:
     return np.array([i for i, e in enumerate(examples) if getattr(e, field) is not None], dtype=np.int64)
 
 
-def _out_of_fold(make: Any, features: Any, target: np.ndarray) -> np.ndarray:
+def _out_of_fold(
+    make: Any, features: Any, target: np.ndarray, *, folds: int = _FOLDS, seed: int = 0
+) -> np.ndarray:
     """Decision scores for every row from a model that did not see it."""
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=0)
-    scores: np.ndarray = cross_val_predict(make(), features, target, cv=folds, method="decision_function")
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    scores: np.ndarray = cross_val_predict(make(), features, target, cv=splits, method="decision_function")
     return scores
 
 
@@ -278,38 +319,135 @@ def _cross_fitted_polarity(
     return np.vstack([rows, lexicon.transform(other_texts)])
 
 
-def _sentiment_head(
-    features: Any, polarity: np.ndarray, examples: Sequence[LabelledText]
-) -> tuple[LinearHead, float, int]:
-    """Class-balanced ridge (least squares) classifier over the shared features and the
-    standardised polarity features: on these noisy labels it beat LinearSVC and logistic
-    regression; the ±1 biases are tuned for macro-F1. The standardisation is folded into
-    the stored weights, so prediction reads the raw polarity features."""
-    from scipy.sparse import csr_matrix, hstack
+@dataclass(frozen=True, slots=True)
+class _ClauseRows:
+    """Every example's clauses as feature rows, the example each belongs to and its target
+    (-1/0/1 as in SENTIMENTS; None when unknown)."""
+
+    features: Any
+    owners: np.ndarray
+    targets: list[int | None]
+
+    @classmethod
+    def of(cls, rows: FeatureRows, targets: Sequence[list[int | None]]) -> _ClauseRows:
+        """``targets[i]`` are the targets of example i's clauses, in order."""
+        flat = list(itertools.chain.from_iterable(targets))
+        if len(flat) != len(rows.owners):
+            raise ValueError("clause targets do not match the clauses")
+        return cls(features=rows.clauses, owners=rows.owners, targets=flat)
+
+    def known(self, examples: np.ndarray) -> np.ndarray:
+        """Rows of these examples' clauses whose target is known."""
+        known = np.array([t is not None for t in self.targets], dtype=bool)
+        return np.flatnonzero(np.isin(self.owners, examples) & known)
+
+    def of_examples(self, examples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of these (sorted) examples' clauses, and each row's position in ``examples``."""
+        rows = np.flatnonzero(np.isin(self.owners, examples))
+        return rows, np.searchsorted(examples, self.owners[rows])
+
+    def target(self, rows: np.ndarray) -> np.ndarray:
+        return np.array([str(self.targets[i]) for i in rows])
+
+
+@dataclass(frozen=True, slots=True)
+class _SentimentHeads:
+    text: LinearHead
+    clause: LinearHead
+    stack: LinearHead
+
+
+def _text_model() -> Any:
+    """Class-balanced ridge (least squares): on these noisy labels it beat LinearSVC,
+    logistic regression and NB-SVM out of fold."""
     from sklearn.linear_model import RidgeClassifier
+
+    return RidgeClassifier(alpha=4.0, class_weight="balanced", solver="sparse_cg")
+
+
+def _clause_model() -> Any:
+    from sklearn.linear_model import RidgeClassifier
+
+    return RidgeClassifier(alpha=2.0, class_weight="balanced", solver="sparse_cg")
+
+
+def _stack_model() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+
+
+def _sentiment_heads(
+    features: Any, clauses: _ClauseRows, polarity: np.ndarray, examples: Sequence[LabelledText]
+) -> tuple[_SentimentHeads, float, int]:
+    """Text and clause heads, then a logistic-regression stack over their out-of-fold
+    scores and the polarity features, so the stack learns how far to trust each as they
+    will be on unseen text. Its polar-class biases are tuned for macro-F1 on a second
+    out-of-fold pass; the stack's standardisation is folded into its stored weights."""
+    from sklearn.model_selection import StratifiedKFold
 
     rows = _rows(examples, "sentiment")
     target = np.array([str(examples[i].sentiment) for i in rows])
-    mean = polarity[rows].mean(axis=0)
-    scale = _POLARITY_SCALE / np.maximum(polarity[rows].std(axis=0), 1e-9)
-    matrix = hstack([features[rows], csr_matrix((polarity[rows] - mean) * scale)], format="csr")
+    held, blocks = [], []
+    for learn, hold in StratifiedKFold(_SENTIMENT_FOLDS, shuffle=True, random_state=0).split(rows, target):
+        text, clause = _text_and_clause_heads(features, clauses, rows[learn], target[learn])
+        held.append(hold)
+        blocks.append(_stack_inputs(text, clause, features, clauses, polarity, rows[hold]))
+    inputs = np.vstack(blocks)[np.argsort(np.concatenate(held))]
+    text, clause = _text_and_clause_heads(features, clauses, rows, target)
+    mean, scale = inputs.mean(axis=0), np.maximum(inputs.std(axis=0), 1e-9)
+    standard = (inputs - mean) / scale
+    fitted = _stack_model().fit(standard, target)
+    oof = _out_of_fold(_stack_model, standard, target, folds=_SENTIMENT_FOLDS, seed=1)
+    offset, macro_f1 = _best_offsets(oof, target, tuple(fitted.classes_), _OFFSET_GRID)
+    weights = fitted.coef_.T / scale[:, None]
+    stack = LinearHead(
+        classes=tuple(fitted.classes_),
+        weights=weights,
+        intercept=fitted.intercept_ - mean @ weights,
+        offset=offset,
+    )
+    return _SentimentHeads(text=text, clause=clause, stack=stack), macro_f1, len(rows)
 
-    def make() -> Any:
-        return RidgeClassifier(alpha=4.0, class_weight="balanced", solver="sparse_cg")
 
-    fitted = make().fit(matrix, target)
-    oof = _out_of_fold(make, matrix, target)
-    offset, macro_f1 = _best_offsets(oof, target, tuple(fitted.classes_))
-    weights = fitted.coef_.T.copy()
-    polar = slice(features.shape[1], None)
-    weights[polar] *= scale[:, None]
-    intercept = fitted.intercept_ - mean @ weights[polar]
-    head = LinearHead(classes=tuple(fitted.classes_), weights=weights, intercept=intercept, offset=offset)
-    return head, macro_f1, len(rows)
+def _text_and_clause_heads(
+    features: Any, clauses: _ClauseRows, rows: np.ndarray, target: np.ndarray
+) -> tuple[LinearHead, LinearHead]:
+    text = _linear_head(_text_model().fit(features[rows], target))
+    known = clauses.known(rows)
+    clause = _linear_head(_clause_model().fit(clauses.features[known], clauses.target(known)))
+    return text, clause
+
+
+def _stack_inputs(
+    text: LinearHead,
+    clause: LinearHead,
+    features: Any,
+    clauses: _ClauseRows,
+    polarity: np.ndarray,
+    rows: np.ndarray,
+) -> np.ndarray:
+    """What ``Model.sentiment_inputs`` computes at prediction time, for training rows."""
+    order = np.argsort(rows)
+    ordered = rows[order]
+    clause_rows, positions = clauses.of_examples(ordered)
+    summary = clause_summary(clause.scores(clauses.features[clause_rows]), positions, len(ordered))
+    inputs = stack_inputs(text.scores(features[ordered]), summary, polarity[ordered])
+    result: np.ndarray = inputs[np.argsort(order)]
+    return result
+
+
+def _linear_head(fitted: Any) -> LinearHead:
+    return LinearHead(
+        classes=tuple(str(c) for c in fitted.classes_),
+        weights=fitted.coef_.T,
+        intercept=fitted.intercept_,
+        offset=np.zeros(len(fitted.classes_)),
+    )
 
 
 def _best_offsets(
-    scores: np.ndarray, target: np.ndarray, classes: tuple[str, ...]
+    scores: np.ndarray, target: np.ndarray, classes: tuple[str, ...], grid: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """Biases for the two polar classes (neutral stays at 0) that maximise macro-F1."""
     from sklearn.metrics import f1_score
@@ -317,7 +455,7 @@ def _best_offsets(
     labels = np.array(classes)
     neutral = classes.index("0")
     best = (-1.0, np.zeros(len(classes)))
-    for shifts in itertools.product(np.linspace(-0.6, 0.6, 13), repeat=len(classes) - 1):
+    for shifts in itertools.product(grid, repeat=len(classes) - 1):
         offset = np.insert(np.array(shifts), neutral, 0.0)
         score = float(f1_score(target, labels[np.argmax(scores + offset, axis=1)], average="macro"))
         if score > best[0]:
@@ -339,10 +477,4 @@ def _category_head(features: Any, examples: Sequence[LabelledText]) -> tuple[Lin
     fitted = make().fit(features[rows], target)
     oof = _out_of_fold(make, features[rows], target)
     accuracy = float(np.mean(fitted.classes_[np.argmax(oof, axis=1)] == target))
-    head = LinearHead(
-        classes=tuple(str(c) for c in fitted.classes_),
-        weights=fitted.coef_.T,
-        intercept=fitted.intercept_,
-        offset=np.zeros(len(fitted.classes_)),
-    )
-    return head, accuracy, len(rows)
+    return _linear_head(fitted), accuracy, len(rows)
