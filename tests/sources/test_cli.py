@@ -38,7 +38,8 @@ def test_import_source_file_reports_counts_and_writes_the_problems(
     export.write_bytes(export_csv(ROWS, "gbk"))
     code, output = _invoke("import", "dms-hz", str(export))
     assert code == 0, output
-    assert "rows read" in output and "export.errors.csv" in output
+    assert "6 rows read, 3 created, 0 updated, 0 unchanged, 3 rejected" in output
+    assert f"problems (row, field, value, reason): {tmp_path / 'export.errors.csv'}" in output
     run = session.scalars(select(ImportRun)).one()
     assert (run.rows_read, run.created, run.rejected, run.file_name) == (6, 3, 3, "export.csv")
     assert run.error_file == str((tmp_path / "export.errors.csv").resolve())

@@ -125,14 +125,15 @@ def write_problems(path: Path, problems: list[Problem]) -> None:
 
 
 def _print_run(run: ImportRun, error_file: Path | None) -> None:
-    table = Table(title=f"{run.file_name} ({run.profile or 'no profile'})")
-    for column in ("rows read", "created", "updated", "unchanged", "rejected", "problems"):
-        table.add_column(column, justify="right")
-    counts = (run.rows_read, run.created, run.updated, run.unchanged, run.rejected, run.problems)
-    table.add_row(*(f"{count:,}" for count in counts))
-    console.print(table)
+    """One line each, never wrapped, so the counts read the same in a terminal and in a job's log."""
+    counts = (
+        f"{run.rows_read:,} rows read, {run.created:,} created, {run.updated:,} updated, "
+        f"{run.unchanged:,} unchanged, {run.rejected:,} rejected, {run.problems:,} problems"
+    )
+    what = f"{escape(run.file_name or '')} ({escape(run.profile or 'no profile')})"
+    console.print(f"{what}: {counts}", soft_wrap=True)
     if error_file is not None:
-        console.print(f"problems (row, field, value, reason): {escape(str(error_file))}")
+        console.print(f"problems (row, field, value, reason): {escape(str(error_file))}", soft_wrap=True)
 
 
 @sources_app.command("add")
