@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import threading
@@ -129,17 +130,22 @@ def timed_sweepers(ticks: list[tuple[float, int]]) -> list[Sweeper]:
     return [timed if s is tasks.sweep_escalations else s for s in worker_module.SWEEPERS]
 
 
-def run_worker(db: Database, seconds: float) -> list[tuple[float, int]]:
-    """The real worker for ``seconds``; returns (milliseconds, escalations) of every escalation tick."""
+def run_worker(db: Database, seconds: float) -> tuple[list[tuple[float, int]], list[float]]:
+    """The real worker for ``seconds``; returns (milliseconds, escalations) of every escalation tick, and
+    the machine's 1-minute load average each second (on a shared machine, others' work shows there)."""
     ticks: list[tuple[float, int]] = []
+    loads: list[float] = []
     stop = threading.Event()
     runner = worker_module.Worker(db=db, sweepers=timed_sweepers(ticks))
     thread = threading.Thread(target=runner.run_forever, args=(stop,))  # serve's interval
     thread.start()
-    time.sleep(seconds)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        loads.append(os.getloadavg()[0])
     stop.set()
     thread.join()
-    return ticks
+    return ticks, loads
 
 
 def catch_up(db: Database, count: int, rng: random.Random) -> dict[str, Any]:
@@ -205,7 +211,7 @@ def run_backend(backend: str, seconds: float, customers: int) -> dict[str, Any]:
     since = seed_cases(db, OPEN_CASES, random.Random(7))
     print(f"{backend}: {OPEN_CASES:,} open cases seeded in {time.perf_counter() - started:.0f} s")
     try:
-        ticks = run_worker(db, seconds + LEAD_IN.total_seconds())
+        ticks, loads = run_worker(db, seconds + LEAD_IN.total_seconds())
         lag = lags(db, since)
         after_downtime = catch_up(db, CATCH_UP_CASES, random.Random(8))
     finally:
@@ -236,6 +242,9 @@ def run_backend(backend: str, seconds: float, customers: int) -> dict[str, Any]:
         "lag_p99_s": round(percentile(lag, 0.99) or 0, 3),
         "lag_max_s": round(max(lag, default=0), 3),
         "catch_up": after_downtime,
+        "load_1m_median": round(statistics.median(loads), 2),
+        "load_1m_max": round(max(loads), 2),
+        "cores": os.cpu_count(),
     }
 
 
@@ -267,7 +276,8 @@ def main() -> None:
             f"{figures['busy_tick_p50_ms']} p99 {figures['busy_tick_p99_ms']} ms, "
             f"{figures['escalations_per_busy_tick']} escalations each; "
             f"nothing due: p99 {figures['idle_tick_p99_ms']} ms); "
-            f"lag p50 {figures['lag_p50_s']} p99 {figures['lag_p99_s']} s  "
+            f"lag p50 {figures['lag_p50_s']} p99 {figures['lag_p99_s']} s (machine load "
+            f"{figures['load_1m_median']}, at most {figures['load_1m_max']}, on {figures['cores']} cores)  "
             f"bars: tick {'met' if figures['tick_bar_met'] else 'NOT met'}, "
             f"lag {'met' if figures['lag_bar_met'] else 'NOT met'}"
         )
