@@ -9,6 +9,7 @@ from drivetrain.leads import models as lead_models
 from drivetrain.org import models as org_models
 from drivetrain.quality import models as quality_models
 from drivetrain.sources import models as source_models
+from drivetrain.unify import models as unify_models
 
 __all__ = [
     "auth_models",
@@ -20,4 +21,5 @@ __all__ = [
     "org_models",
     "quality_models",
     "source_models",
+    "unify_models",
 ]

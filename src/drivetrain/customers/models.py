@@ -64,6 +64,11 @@ class Customer(IdMixin, TimestampMixin, Base):
     dealer_id: Mapped[str | None] = mapped_column(ForeignKey("dealer.id"))
     consultant_id: Mapped[str | None] = mapped_column(ForeignKey("app_user.id"))
     source: Mapped[str | None] = mapped_column(String(30))
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    """Set when this person was merged into another customer: the row stays, for unmerge and old links."""
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    """Golden-record field -> where its value came from: ``{"source", "record_id", "rule", "at"}``.
+    A field without an entry was entered in Drivetrain itself."""
 
     contact_points: Mapped[list[ContactPoint]] = relationship(
         back_populates="customer", lazy="raise", cascade="all, delete-orphan"
@@ -154,3 +159,7 @@ class TimelineEvent(IdMixin, Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dealer_id: Mapped[str | None] = mapped_column(ForeignKey("dealer.id"))
     actor_id: Mapped[str | None] = mapped_column(ForeignKey("app_user.id"))
+    source_record_id: Mapped[str | None] = mapped_column(
+        ForeignKey("source_record.id", ondelete="CASCADE"), unique=True
+    )
+    """The source record this event was projected from (a purchase in the DMS, a policy from the insurer)."""

@@ -99,3 +99,7 @@ class SourceRecord(IdMixin, Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     last_import_id: Mapped[str | None] = mapped_column(ForeignKey("import_run.id", ondelete="SET NULL"))
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    """The person identity resolution linked this record to (None until it has run)."""

@@ -108,7 +108,8 @@ class SourceRepository:
 def _upsert_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
     """The upsert for this dialect, compiled once, with the order of its parameters when positional."""
     columns = SourceRecord.__table__.c
-    values: dict[str, Any] = {column.name: bindparam(column.name) for column in columns}
+    # The link to a customer is identity resolution's to set: an import neither sets nor clears it.
+    values: dict[str, Any] = {c.name: bindparam(c.name) for c in columns if c.name != "customer_id"}
     stmt: postgresql.Insert | sqlite.Insert
     if dialect.name == "postgresql":
         values |= {name: cast(bindparam(name), JSON) for name in ("raw", "normalized")}
