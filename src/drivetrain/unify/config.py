@@ -18,3 +18,4 @@ class ResolveConfig:
     seed: int = 2026
     threads: int = 2
     memory_limit: str = "1GB"
+    engine: str = "duckdb"  # duckdb | spark: where Splink scores pairs (see unify/spark_engine.py)

@@ -153,23 +153,31 @@ def _score_pairs(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> None:
     """
     present = _present_columns(con)
     (row,) = con.sql("SELECT count(*) FROM records_norm").fetchall()
-    linker = _linker(con, present, defaults=row[0] < config.min_records_for_training)
+    linker = _linker(con, present, config, defaults=row[0] < config.min_records_for_training)
     if row[0] >= config.min_records_for_training:
         try:
             _train(linker, config)
         except ValueError as exc:
             logger.warning("identity resolution: EM failed (%s); scoring with default parameters", exc)
             linker.table_management.delete_tables_created_by_splink_from_db()
-            linker = _linker(con, present, defaults=True)
+            linker = _linker(con, present, config, defaults=True)
     predictions = linker.inference.predict(threshold_match_probability=config.review_probability)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE scored_pairs AS
-        SELECT rid_l, rid_r, match_probability FROM {predictions.physical_name}
-    """)
+    if config.engine == "spark":
+        from drivetrain.unify.spark_engine import store_predictions
+
+        store_predictions(con, predictions, "scored_pairs")
+    else:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE scored_pairs AS
+            SELECT rid_l, rid_r, match_probability FROM {predictions.physical_name}
+        """)
     linker.table_management.delete_tables_created_by_splink_from_db()
 
 
-def _linker(con: duckdb.DuckDBPyConnection, present: set[str], *, defaults: bool) -> Any:
+def _linker(
+    con: duckdb.DuckDBPyConnection, present: set[str], config: ResolveConfig, *, defaults: bool
+) -> Any:
+    """The Splink model over ``records_norm``: on this DuckDB, or (``engine="spark"``) on local Spark."""
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     settings = SettingsCreator(
@@ -186,6 +194,10 @@ def _linker(con: duckdb.DuckDBPyConnection, present: set[str], *, defaults: bool
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
+    if config.engine == "spark":
+        from drivetrain.unify.spark_engine import spark_linker
+
+        return spark_linker(con, "records_norm", settings, config)
     return Linker(DuckDBAPI(con).register("records_norm"), settings, log_level=logging.WARNING)
 
 
