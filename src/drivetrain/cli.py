@@ -39,6 +39,7 @@ from drivetrain.org.importer import import_dealers
 from drivetrain.quality.demo import seed_defect_signals
 from drivetrain.sources.cli import SOURCE_COMMAND, SourceImportGroup, import_source_command, sources_app
 from drivetrain.unify.cli import unify_app
+from drivetrain.unify.resolve_command import resolve_command
 
 app = typer.Typer(
     help="Drivetrain: customer operations for car makers, dealers and owners.", no_args_is_help=True
@@ -59,6 +60,7 @@ app.add_typer(classify_app, name="classify")
 app.add_typer(unify_app, name="unify")
 app.add_typer(sources_app, name="sources")
 import_app.command(SOURCE_COMMAND)(import_source_command)
+app.command("resolve")(resolve_command)
 console = Console()
 
 

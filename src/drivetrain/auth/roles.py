@@ -58,6 +58,10 @@ class Permission(StrEnum):
     """Acknowledge and close emerging-issue alerts."""
     SOURCES_MANAGE = "sources:manage"
     """Register source systems (DMS, ERP, insurer …), save their import profiles, import their records."""
+    IDENTITY_MANAGE = "identity:manage"
+    """Run identity resolution, decide its review queue, merge and unmerge customers (HQ)."""
+    SEGMENTS_CONFIGURE = "segments:configure"
+    """Rule tags and the value-tier (RFM) bins."""
 
 
 P = Permission
@@ -89,13 +93,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _MANAGE_CASES
         | _QUALITY
         | {P.DEALERS_WRITE, P.STAFF_MANAGE, P.AUDIT_READ, P.SOURCES_MANAGE}
+        | {P.IDENTITY_MANAGE, P.SEGMENTS_CONFIGURE}
     ),
     Role.HQ_OPS: frozenset(
         _READ_CRM
         | _WRITE_CRM
         | _MANAGE_LEADS
         | _MANAGE_CASES
-        | {P.PII_READ, P.QUALITY_READ, P.SOURCES_MANAGE}
+        | {P.PII_READ, P.QUALITY_READ, P.SOURCES_MANAGE, P.IDENTITY_MANAGE, P.SEGMENTS_CONFIGURE}
     ),
     Role.QUALITY_ENGINEER: frozenset(
         {P.CUSTOMERS_READ, P.VEHICLES_READ, P.DEALERS_READ, P.REPORTS_READ, P.CASES_READ} | _QUALITY

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ENGINES = ("duckdb", "spark")
+
 
 @dataclass(frozen=True)
 class ResolveConfig:

@@ -21,7 +21,9 @@ from drivetrain.kit.names import normalize_name, parse_salutation, pinyin_of, sp
 from drivetrain.kit.phone import normalize_phone
 
 REQUIRED_COLUMNS = ("record_id", "source", "name", "phone", "vin", "address", "city", "wechat_id")
-OPTIONAL_COLUMNS = ("id_number", "email", "plate")
+OPTIONAL_COLUMNS = ("id_number", "email", "plate", "id_hash", "pinned_key")
+"""``id_hash``: an ID number already hashed (stored records keep only that); ``pinned_key``: the
+customer a record must stay with (what Drivetrain itself holds about an existing customer)."""
 # Normalised columns the matcher reads, besides rid / record_id / source.
 NAME_COLUMNS = ("name_full", "name_key", "surname_key", "gender")
 IDENTIFIER_COLUMNS = ("phone", "vin", "wechat_id", "id_hash", "email", "plate")
@@ -91,7 +93,8 @@ def _normalized_sql(target: str, max_shared: int) -> str:
         "phone": "coalesce('+86' || r.mobile, p.phone)",
         "vin": """CASE WHEN regexp_full_match(v, '[A-HJ-NPR-Z0-9]{17}') THEN v END""",
         "wechat_id": "r.wechat_id",
-        "id_hash": """CASE WHEN regexp_full_match(i, '[0-9]{17}[0-9X]') THEN md5(i) END""",
+        "id_hash": """coalesce(
+            r.id_hash, CASE WHEN regexp_full_match(i, '[0-9]{17}[0-9X]') THEN md5(i) END)""",
         "email": """CASE WHEN contains(e, '@') THEN e END""",
         "plate": """CASE WHEN length(pl) BETWEEN 7 AND 8 THEN pl END""",
     }
@@ -110,7 +113,7 @@ def _normalized_sql(target: str, max_shared: int) -> str:
             SELECT r.rid, r.record_id, r.source,
                    n.name_full, n.name_key, n.surname_key, n.gender,
                    {", ".join(f"{expression} AS {name}" for name, expression in identifiers.items())},
-                   a.street, a.district, coalesce(a.city, c.city) AS city
+                   a.street, a.district, coalesce(a.city, c.city) AS city, r.pinned_key
             FROM (
                 SELECT *,
                        upper(regexp_replace(vin, '[\\s\\-]', '', 'g')) AS v,
@@ -124,7 +127,8 @@ def _normalized_sql(target: str, max_shared: int) -> str:
             LEFT JOIN city_lookup c ON c.value = r.city
             LEFT JOIN phone_lookup p ON p.value = r.phone
         )
-        SELECT rid, record_id, source, {", ".join(NAME_COLUMNS)}, {guarded}, {", ".join(ADDRESS_COLUMNS)}
+        SELECT rid, record_id, source, {", ".join(NAME_COLUMNS)}, {guarded}, {", ".join(ADDRESS_COLUMNS)},
+               pinned_key
         FROM cleaned
     """
 

@@ -18,6 +18,12 @@ Three stages, each doing what it is good at:
 
 Customer keys are stable: a cluster keeps the key its records had in the previous run;
 a new cluster's key is derived from its smallest record_id.
+
+People's decisions bind the machine. ``constraints`` pairs decided "same" link their records
+whatever the evidence; pairs decided "different" are never put in one cluster. A record with
+a ``pinned_key`` (what Drivetrain holds about an existing customer) stays with that key, and
+two pinned to different keys never join: existing customers are merged by a person, so a link
+that would join them becomes a review pair ("existing customers") instead.
 """
 
 from __future__ import annotations
@@ -86,24 +92,29 @@ def resolve(
     config: ResolveConfig,
     *,
     previous: pa.Table | None = None,
+    constraints: pa.Table | None = None,
 ) -> Resolution:
     """Resolve the records in relation ``source`` (columns: record_id, source, name, phone,
-    vin, address, city, wechat_id, optionally id_number, email, plate).
+    vin, address, city, wechat_id, optionally id_number, email, plate, id_hash, pinned_key).
 
-    ``previous`` (record_id, customer_key) from an earlier run keeps keys stable.
+    ``previous`` (record_id, customer_key) from an earlier run keeps keys stable;
+    ``constraints`` (record_id_l, record_id_r, same) are people's decisions.
     """
     count = normalize_records(con, source, "records_norm", max_shared=config.max_shared_identifier)
     if count == 0:
         return _empty_resolution()
     _score_pairs(con, config)
     _deterministic_links(con)
+    _apply_decisions(con, constraints)
     _classify_pairs(con, config)
     labels = _cluster(con, count)
     assignments = _assign_keys(con, labels, previous)
     review = con.sql(
         """SELECT a.record_id AS record_id_l, b.record_id AS record_id_r, p.match_probability, p.reason
            FROM review_pairs p JOIN records_norm a ON a.rid = p.rid_l JOIN records_norm b ON b.rid = p.rid_r
-           ORDER BY p.match_probability DESC"""
+           ANTI JOIN decided_pairs d
+               ON d.rid_l = least(p.rid_l, p.rid_r) AND d.rid_r = greatest(p.rid_l, p.rid_r)
+           ORDER BY p.match_probability DESC, record_id_l, record_id_r"""
     ).to_arrow_table()
     return Resolution(
         assignments=assignments,
@@ -307,6 +318,37 @@ def _classify_pairs(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> No
     """)
 
 
+def _apply_decisions(con: duckdb.DuckDBPyConnection, constraints: pa.Table | None) -> None:
+    """Pairs decided "same" become binding links; pairs decided "different" go to ``apart_pairs``
+    for the clustering guard. Both are left out of the review queue (``decided_pairs``)."""
+    if constraints is None or constraints.num_rows == 0:
+        constraints = pa.table(
+            {
+                "record_id_l": pa.array([], pa.string()),
+                "record_id_r": pa.array([], pa.string()),
+                "same": pa.array([], pa.bool_()),
+            }
+        )
+    con.register("decisions", constraints.select(["record_id_l", "record_id_r", "same"]))
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE decided_pairs AS
+        SELECT DISTINCT least(a.rid, b.rid) AS rid_l, greatest(a.rid, b.rid) AS rid_r, d.same
+        FROM decisions d
+        JOIN records_norm a ON a.record_id = CAST(d.record_id_l AS VARCHAR)
+        JOIN records_norm b ON b.record_id = CAST(d.record_id_r AS VARCHAR)
+        WHERE a.rid <> b.rid
+    """)
+    con.unregister("decisions")
+    con.execute("""
+        INSERT INTO strong_links
+        SELECT rid_l, rid_r, true FROM decided_pairs
+        ANTI JOIN strong_links s USING (rid_l, rid_r) WHERE same
+    """)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE apart_pairs AS SELECT rid_l, rid_r FROM decided_pairs WHERE NOT same"
+    )
+
+
 # --- stage 3: clustering --------------------------------------------------------------------
 
 
@@ -323,7 +365,11 @@ def _cluster(con: duckdb.DuckDBPyConnection, count: int) -> IntArray:
         SELECT c.component FROM component_labels c JOIN records_norm r USING (rid)
         GROUP BY c.component
         HAVING count(DISTINCT r.name_key) > 1 OR count(DISTINCT r.surname_key) > 1
-            OR count(DISTINCT r.gender) > 1
+            OR count(DISTINCT r.gender) > 1 OR count(DISTINCT r.pinned_key) > 1
+        UNION
+        SELECT l.component FROM apart_pairs p
+        JOIN component_labels l ON l.rid = p.rid_l JOIN component_labels r ON r.rid = p.rid_r
+        WHERE l.component = r.component
     """).fetchnumpy()["component"]
     if len(conflicted):
         _rebuild_conflicted(con, labels, conflicted)
@@ -344,11 +390,23 @@ def _components(count: int, left: IntArray, right: IntArray) -> IntArray:
 
 @dataclass
 class _Person:
-    """What a growing cluster says about its person: full-name keys, surnames, genders."""
+    """What a growing cluster says about its person: full-name keys, surnames, genders, the
+    existing customer it is pinned to, and its records."""
 
     name_keys: set[str]
     surnames: set[str]
     genders: set[str]
+    pins: set[str]
+    rids: set[int]
+
+    def pinned_elsewhere(self, other: _Person) -> bool:
+        """Both hold records of existing customers, different ones."""
+        return bool(self.pins and other.pins and self.pins != other.pins)
+
+    def kept_apart(self, other: _Person, apart: dict[int, set[int]]) -> bool:
+        """A person decided that a record of one is not a record of the other."""
+        small, large = (self, other) if len(self.rids) <= len(other.rids) else (other, self)
+        return any(not apart.get(rid, set()).isdisjoint(large.rids) for rid in small.rids)
 
     def conflicts_with(self, other: _Person) -> bool:
         """Two different full names, two surnames, or both genders in one person."""
@@ -363,25 +421,30 @@ class _Person:
         self.name_keys |= other.name_keys
         self.surnames |= other.surnames
         self.genders |= other.genders
+        self.pins |= other.pins
+        self.rids |= other.rids
 
 
 def _rebuild_conflicted(con: duckdb.DuckDBPyConnection, labels: IntArray, conflicted: IntArray) -> None:
     """Greedy guarded union over the edges of conflicted components: binding identifier
     links first (regardless of names), then VIN-and-phone links, then probable links
-    strongest first, each refused when it would put two people in one cluster."""
+    strongest first, each refused when it would put two people in one cluster. A refused
+    link between two existing customers joins the review pairs."""
     con.register("conflicted_components", pa.table({"component": conflicted}))
     rows = con.sql("""
-        SELECT rid, name_key, surname_key, gender FROM records_norm
+        SELECT rid, name_key, surname_key, gender, pinned_key FROM records_norm
         JOIN component_labels USING (rid) SEMI JOIN conflicted_components USING (component)
     """).fetchall()
     people = {
-        rid: _Person(
-            {name_key} if name_key else set(), {surname} if surname else set(), {gender} if gender else set()
-        )
-        for rid, name_key, surname, gender in rows
+        rid: _Person(_one(name_key), _one(surname), _one(gender), _one(pin), {rid})
+        for rid, name_key, surname, gender, pin in rows
     }
+    apart: dict[int, set[int]] = {}
+    for rid_l, rid_r in con.sql("SELECT rid_l, rid_r FROM apart_pairs").fetchall():
+        apart.setdefault(rid_l, set()).add(rid_r)
+        apart.setdefault(rid_r, set()).add(rid_l)
     ordered = con.sql("""
-        SELECT e.rid_l, e.rid_r, e.rank = 2 AS binding FROM (
+        SELECT e.rid_l, e.rid_r, e.rank = 2 AS binding, e.p FROM (
             SELECT rid_l, rid_r, CASE WHEN binding THEN 2 ELSE 1 END AS rank, 1.0 AS p FROM strong_links
             UNION ALL SELECT rid_l, rid_r, 0, match_probability FROM probable_links
         ) e
@@ -389,25 +452,54 @@ def _rebuild_conflicted(con: duckdb.DuckDBPyConnection, labels: IntArray, confli
         ORDER BY e.rank DESC, e.p DESC, e.rid_l, e.rid_r
     """).fetchall()
     parent = {rid: rid for rid in people}
-    for rid_l, rid_r, binding in ordered:
-        _guarded_union(parent, people, rid_l, rid_r, force=bool(binding))
+    between_customers: list[tuple[int, int, float]] = []
+    for rid_l, rid_r, binding, probability in ordered:
+        if _guarded_union(parent, people, apart, rid_l, rid_r, force=bool(binding)) == "pinned":
+            between_customers.append((rid_l, rid_r, float(probability)))
     for rid in parent:
         labels[rid] = len(labels) + _find(parent, rid)  # fresh labels, clear of the old ones
     con.unregister("conflicted_components")
+    if between_customers:
+        rid_l, rid_r, probability = zip(*between_customers, strict=True)
+        con.register("pinned_refusals", pa.table({"rid_l": rid_l, "rid_r": rid_r, "p": probability}))
+        con.execute("""
+            INSERT INTO review_pairs
+            SELECT rid_l, rid_r, max(p), 'existing customers' FROM pinned_refusals GROUP BY rid_l, rid_r
+        """)
+        con.unregister("pinned_refusals")
+
+
+def _one(value: str | None) -> set[str]:
+    return {value} if value else set()
 
 
 def _guarded_union(
-    parent: dict[int, int], people: dict[int, _Person], a: int, b: int, *, force: bool
-) -> None:
+    parent: dict[int, int],
+    people: dict[int, _Person],
+    apart: dict[int, set[int]],
+    a: int,
+    b: int,
+    *,
+    force: bool,
+) -> str:
+    """Join the clusters of ``a`` and ``b`` unless that would hold two people; says what happened
+    ("joined", "same", "pinned", "apart" or "conflict"). People's decisions and pins bind even
+    a binding identifier link."""
     root_a, root_b = _find(parent, a), _find(parent, b)
     if root_a == root_b:
-        return
-    if not force and people[root_a].conflicts_with(people[root_b]):
-        return
+        return "same"
+    person_a, person_b = people[root_a], people[root_b]
+    if person_a.kept_apart(person_b, apart):
+        return "apart"
+    if person_a.pinned_elsewhere(person_b):
+        return "pinned"
+    if not force and person_a.conflicts_with(person_b):
+        return "conflict"
     if root_b < root_a:
         root_a, root_b = root_b, root_a
     parent[root_b] = root_a
     people[root_a].absorb(people.pop(root_b))
+    return "joined"
 
 
 def _find(parent: dict[int, int], node: int) -> int:
@@ -430,7 +522,7 @@ def _assign_keys(con: duckdb.DuckDBPyConnection, labels: IntArray, previous: pa.
     )
     con.execute("""
         CREATE OR REPLACE TEMP TABLE clustered AS
-        SELECT r.record_id, c.cluster FROM records_norm r JOIN cluster_labels c USING (rid)
+        SELECT r.record_id, c.cluster, r.pinned_key FROM records_norm r JOIN cluster_labels c USING (rid)
     """)
     con.unregister("cluster_labels")
     con.execute(f"""
@@ -449,12 +541,14 @@ def _assign_keys(con: duckdb.DuckDBPyConnection, labels: IntArray, previous: pa.
 
 def _keep_previous_keys(con: duckdb.DuckDBPyConnection, previous: pa.Table) -> None:
     """Each previous key goes to the cluster holding most of its records; a cluster keeps
-    the claimed key covering most of its records. A derived key already used by someone
-    else (its record's old cluster kept it) is salted until free."""
+    the claimed key covering most of its records. A pinned record's key outweighs any count.
+    A derived key already used by someone else (its record's old cluster kept it) is salted
+    until free."""
     con.register("previous_keys", previous.select(["record_id", "customer_key"]))
     con.execute("""
         WITH votes AS (
-            SELECT c.cluster, CAST(p.customer_key AS VARCHAR) AS customer_key, count(*) AS n
+            SELECT c.cluster, CAST(p.customer_key AS VARCHAR) AS customer_key,
+                   sum(CASE WHEN c.pinned_key = CAST(p.customer_key AS VARCHAR) THEN 1e12 ELSE 1 END) AS n
             FROM clustered c JOIN previous_keys p ON CAST(p.record_id AS VARCHAR) = c.record_id
             GROUP BY ALL
         ), claimed AS (

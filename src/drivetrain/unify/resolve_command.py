@@ -1,0 +1,46 @@
+"""``drivetrain resolve``: identity resolution over the database (``unify resolve-file`` is the dry run)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from drivetrain import migrate as migrations
+from drivetrain.auth.subject import SYSTEM
+from drivetrain.db import database, unit_of_work
+from drivetrain.unify.config import ENGINES, ResolveConfig
+
+
+def resolve_command(
+    engine: Annotated[
+        str, typer.Option(help=f"Where Splink scores pairs: {' or '.join(ENGINES)}")
+    ] = ResolveConfig.engine,
+    match_probability: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Link records at or above this match probability")
+    ] = ResolveConfig.match_probability,
+    review_probability: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Queue pairs from here up to the match threshold for review"),
+    ] = ResolveConfig.review_probability,
+) -> None:
+    """Link every source record to one customer, refresh golden records, queue borderline pairs."""
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"choose {' or '.join(ENGINES)}", param_hint="--engine")
+    if review_probability > match_probability:
+        raise typer.BadParameter("must not exceed --match-probability", param_hint="--review-probability")
+    from drivetrain.unify.service import run_resolution  # loads DuckDB and Splink: only when used
+
+    migrations.upgrade(database())
+    config = ResolveConfig(
+        match_probability=match_probability, review_probability=review_probability, engine=engine
+    )
+    started = time.perf_counter()
+    with unit_of_work() as session:
+        run = run_resolution(session, SYSTEM, config)
+    typer.echo(
+        f"{run.records:,} records in {run.clusters:,} people; {run.customers_created:,} customers created, "
+        f"{run.customers_updated:,} golden records updated, {run.records_moved:,} records relinked; "
+        f"{run.review_pairs:,} new pairs to review; {time.perf_counter() - started:.1f} s"
+    )
