@@ -309,6 +309,27 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("GET", "/quality"): Global("the quality dashboard over the API's scoped numbers; alerts for scope all"),
     ("POST", "/quality/alerts/{alert_id}/acknowledge"): Global("HQ-level alert: 404 below scope all"),
     ("POST", "/quality/alerts/{alert_id}/close"): Global("HQ-level alert: 404 below scope all"),
+    ("POST", "/api/v1/resolution-runs"): Global(
+        "HQ-wide identity resolution: identity:manage, scope all (tests/unify)"
+    ),
+    ("GET", "/api/v1/resolution-runs"): Global("HQ-wide resolution runs: 403 below scope all (tests/unify)"),
+    ("GET", "/api/v1/match-reviews"): Global("HQ-wide review queue: 403 below scope all (tests/unify)"),
+    ("POST", "/api/v1/match-reviews/{review_id}/decision"): Global(
+        "HQ-wide review queue: identity:manage, scope all; merges read both customers in scope (tests/unify)"
+    ),
+    ("POST", "/api/v1/customers/{customer_id}/merges"): ObjectRoute(
+        "customer",
+        body=lambda w, k: {"merged_id": w.customers[k], "reason": "matrix"},  # itself: 422
+    ),
+    ("POST", "/api/v1/customer-merges/{merge_id}/undo"): Global(
+        "HQ-wide: identity:manage, scope all; the survivor read in scope (tests/unify)"
+    ),
+    ("GET", "/api/v1/customers/{customer_id}/golden"): ObjectRoute("customer"),
+    ("GET", "/identity/review"): Global("the HQ review queue page: identity:manage, scope all"),
+    ("POST", "/identity/review/{review_id}"): Global("decides a review pair through the HQ-only service"),
+    ("POST", "/identity/merges/{merge_id}/undo"): Global("unmerges through the HQ-only service"),
+    ("GET", "/customers/{customer_id}/identity"): ObjectRoute("customer", console=True),
+    ("POST", "/customers/{customer_id}/merge"): ObjectRoute("customer", console=True),
     ("POST", "/api/v1/sources"): Global("HQ-level source systems: sources:manage checked (tests/sources)"),
     ("GET", "/api/v1/sources"): Global("HQ-level source systems: 403 below scope all (tests/sources)"),
     ("GET", "/api/v1/sources/{source_id}"): Global(

@@ -43,6 +43,8 @@ from drivetrain.org import views as org_views
 from drivetrain.quality import api as quality_api
 from drivetrain.quality import views as quality_views
 from drivetrain.sources import api as sources_api
+from drivetrain.unify import api as unify_api
+from drivetrain.unify import views as unify_views
 from drivetrain.web.templating import WEB_DIR, LoginRequired, render
 
 API_PREFIX = "/api/v1"
@@ -90,6 +92,7 @@ def _api_router() -> APIRouter:
         case_corrections_api,
         quality_api,
         sources_api,
+        unify_api,
     ):
         api.include_router(module.router)
     return api
@@ -138,6 +141,7 @@ def create_app() -> FastAPI:
         cases_public,
         csat_public,
         quality_views,
+        unify_views,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

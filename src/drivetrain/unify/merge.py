@@ -26,7 +26,7 @@ from drivetrain.customers.models import Customer
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.db import Base
 from drivetrain.kit import clock
-from drivetrain.kit.errors import Conflict, InvalidInput
+from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
 from drivetrain.sources.models import SourceRecord
 from drivetrain.unify.models import CustomerMerge, MatchReview, ReviewStatus
 from drivetrain.unify.repository import ResolutionRepository, crm_ref, ordered_pair
@@ -67,12 +67,15 @@ def customer_references() -> Iterator[Column[Any]]:
 def merge_customers(
     session: Session, subject: AuthSubject, *, survivor_id: str, merged_id: str, reason: str
 ) -> CustomerMerge:
+    customers = CustomerRepository(session)
+    survivor = customers.get(subject, survivor_id)
     require_identity_manager(subject)
     if survivor_id == merged_id:
         raise InvalidInput("merged_id", "a customer cannot be merged into themselves")
-    customers = CustomerRepository(session)
-    survivor = customers.get(subject, survivor_id)
-    merged = customers.get(subject, merged_id)
+    try:
+        merged = customers.get(subject, merged_id)
+    except NotFound:
+        raise InvalidInput("merged_id", "no such customer") from None
     for customer, field in ((survivor, "survivor_id"), (merged, "merged_id")):
         if customer.merged_into_id is not None:
             raise Conflict(

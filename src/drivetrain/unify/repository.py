@@ -12,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import pyarrow as pa
-from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from drivetrain.customers.models import ContactKind, ContactPoint, Customer, Vehicle
 from drivetrain.kit.errors import NotFound
+from drivetrain.kit.pagination import keyset
 from drivetrain.sources.models import Source, SourceRecord
 from drivetrain.unify.golden import SourceFacts
 from drivetrain.unify.models import CustomerMerge, MatchReview, ResolutionRun, ReviewStatus
@@ -241,11 +242,10 @@ class ResolutionRepository:
             raise NotFound("no such review item")
         return item
 
-    def pending(self, *, cursor: str | None, limit: int) -> list[MatchReview]:
-        stmt: Select[MatchReview] = select(MatchReview).where(MatchReview.status == ReviewStatus.PENDING)
-        if cursor is not None:
-            stmt = stmt.where(MatchReview.id > cursor)
-        return list(self.session.scalars(stmt.order_by(MatchReview.id).limit(limit + 1)))
+    def reviews(self, status: ReviewStatus, *, cursor: str | None, limit: int) -> list[MatchReview]:
+        """Newest first, ``limit + 1`` rows (see ``kit.pagination``)."""
+        stmt = select(MatchReview).where(MatchReview.status == status)
+        return list(self.session.scalars(keyset(stmt, MatchReview.id, cursor=cursor, limit=limit)))
 
     def pending_count(self) -> int:
         return int(
@@ -310,5 +310,7 @@ class ResolutionRepository:
             )
         )
 
-    def latest_run(self) -> ResolutionRun | None:
-        return self.session.scalar(select(ResolutionRun).order_by(ResolutionRun.id.desc()).limit(1))
+    def runs(self, limit: int) -> list[ResolutionRun]:
+        return list(
+            self.session.scalars(select(ResolutionRun).order_by(ResolutionRun.id.desc()).limit(limit))
+        )

@@ -81,6 +81,7 @@ NAV_BY_PERMISSION: list[tuple[str, str, Permission]] = [
     ("customers", "/customers", Permission.CUSTOMERS_READ),
     ("dealers", "/dealers", Permission.DEALERS_READ),
     ("quality", "/quality", Permission.QUALITY_READ),
+    ("identity", "/identity/review", Permission.IDENTITY_MANAGE),
 ]
 
 
