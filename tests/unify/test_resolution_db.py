@@ -283,3 +283,18 @@ def test_merge_then_unmerge_restores_both_customers(session: Session, world: Wor
     assert _customer_of(session, dms, "M1").id == merged
     actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.entity_id == survivor)))
     assert {"customer.merge", "customer.unmerge"} <= actions
+
+
+def test_the_resolve_command_reports_what_it_did(session: Session, world: World, dms: Source) -> None:
+    from typer.testing import CliRunner
+
+    from drivetrain.cli import app as cli
+
+    _send(session, dms, {"external_id": "C1", "name": "郑爽", "phone": "13700001111", "vin": vin_for(951)})
+    session.commit()
+    result = CliRunner().invoke(cli, ["resolve", "--review-probability", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert "customers created:      1" in result.output and "records relinked:       1" in result.output
+    assert _customer_of(session, dms, "C1").name == "郑爽"
+    refused = CliRunner().invoke(cli, ["resolve", "--engine", "hadoop"])
+    assert refused.exit_code != 0 and "--engine" in refused.output

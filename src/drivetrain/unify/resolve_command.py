@@ -39,8 +39,10 @@ def resolve_command(
     started = time.perf_counter()
     with unit_of_work() as session:
         run = run_resolution(session, SYSTEM, config)
-    typer.echo(
-        f"{run.records:,} records in {run.clusters:,} people; {run.customers_created:,} customers created, "
-        f"{run.customers_updated:,} golden records updated, {run.records_moved:,} records relinked; "
-        f"{run.review_pairs:,} new pairs to review; {time.perf_counter() - started:.1f} s"
-    )
+    typer.echo(f"records:                {run.records:,}")
+    typer.echo(f"people:                 {run.clusters:,}")
+    typer.echo(f"customers created:      {run.customers_created:,}")
+    typer.echo(f"golden records updated: {run.customers_updated:,}")
+    typer.echo(f"records relinked:       {run.records_moved:,}")
+    typer.echo(f"new pairs to review:    {run.review_pairs:,}")
+    typer.echo(f"time:                   {time.perf_counter() - started:.1f} s")
