@@ -298,3 +298,20 @@ def test_the_resolve_command_reports_what_it_did(session: Session, world: World,
     assert _customer_of(session, dms, "C1").name == "郑爽"
     refused = CliRunner().invoke(cli, ["resolve", "--engine", "hadoop"])
     assert refused.exit_code != 0 and "--engine" in refused.output
+
+
+def test_a_person_s_edit_outlives_the_next_run(session: Session, world: World, dms: Source) -> None:
+    from drivetrain.customers.repository import CustomerRepository
+    from drivetrain.customers.schemas import CustomerUpdate
+    from drivetrain.customers.service import update_customer
+
+    _send(session, dms, {"external_id": "E1", "name": "冯小刚", "phone": "13700002222", "vin": vin_for(961)})
+    run_resolution(session, SYSTEM, CONFIG)
+    found = _customer_of(session, dms, "E1")
+    assert found.provenance["phone"]["source"] == "dms-east"
+    person = CustomerRepository(session).get(SYSTEM, found.id)  # with its contact points, as the API has it
+    update_customer(session, SYSTEM, person, data=CustomerUpdate(phone="13700003333"))
+    assert "phone" not in person.provenance
+    run_resolution(session, SYSTEM, CONFIG)
+    session.refresh(person)
+    assert person.primary_phone == "+8613700003333"  # entered in Drivetrain: trusted above the DMS

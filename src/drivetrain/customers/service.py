@@ -206,6 +206,20 @@ def create_customer(
     return customer
 
 
+GOLDEN_FIELDS = frozenset({"name", "gender", "phone", "address", "id_number"})
+"""The fields identity resolution's golden record keeps (see unify/golden.py)."""
+
+
+def _claim_edited_fields(customer: Customer, sent: set[str]) -> None:
+    """A field a person edits is theirs from now on: its source provenance goes, so the next
+    resolution run weighs the edit as entered in Drivetrain rather than overwrite it."""
+    edited = (sent & GOLDEN_FIELDS) & customer.provenance.keys()
+    if edited:
+        customer.provenance = {
+            name: origin for name, origin in customer.provenance.items() if name not in edited
+        }
+
+
 def update_customer(
     session: Session, subject: AuthSubject, customer: Customer, *, data: CustomerUpdate
 ) -> Customer:
@@ -224,6 +238,7 @@ def update_customer(
         _set_primary_phone(customer, data.phone)
     if "email" in sent:
         _add_contact(customer, ContactKind.EMAIL, data.email)
+    _claim_edited_fields(customer, sent)
     if "dealer_code" in sent or "consultant" in sent:
         dealer = _dealer_for(session, subject, data.dealer_code) if data.dealer_code else None
         dealer = dealer or (session.get(Dealer, customer.dealer_id) if customer.dealer_id else None)
