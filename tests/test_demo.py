@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from drivetrain import demo, migrate
 from drivetrain.auth.models import User
 from drivetrain.cases.models import ApprovalRequest, Case, CaseHistory, CaseSurvey
-from drivetrain.customers.models import Customer, Vehicle
+from drivetrain.customers.models import Customer, TimelineEvent, Vehicle
 from drivetrain.db import Database, open_database
 from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.vin import normalize_vin
+from drivetrain.sources.models import SourceRecord
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -100,4 +101,29 @@ def test_demo_cases_carry_approvals_and_answered_surveys(tmp_path: Path) -> None
     assert decided.count("approved") == (len(decided) + 1) // 2 > 0  # every other request is decided
     sent, answered = surveys
     assert sent > 0 and 0 < answered <= sent
+    db.dispose()
+
+
+def test_demo_sources_resolve_onto_the_demo_customers(tmp_path: Path) -> None:
+    """The demo's DMS, insurer, finance, used-car and WeCom records link to the customers they are
+    about (written with Traditional names, salutations and formatted phones), their events reach
+    those customers' timelines, and owners registered at a second store wait in the review queue."""
+    db = _seeded(tmp_path / "sources.db", seed=8, customers=300)
+    run = demo.seed_sources(db, rng=random.Random(8), now=NOW, people=200)
+    with db.session(write=False) as session:
+        linked = session.execute(
+            select(func.count(), func.count(SourceRecord.customer_id)).select_from(SourceRecord)
+        ).one()
+        on_timelines = session.scalar(
+            select(func.count()).select_from(TimelineEvent).where(TimelineEvent.source_record_id.is_not(None))
+        )
+        people = session.scalar(
+            select(func.count()).select_from(Customer).where(Customer.source != "resolution")
+        )
+    records, with_customer = linked
+    assert records > 400 and with_customer == records
+    assert run.customers_created <= records * 0.05  # nearly every record found its demo customer
+    assert on_timelines and on_timelines > records * 0.5
+    assert people == 300 + demo.DUPLICATE_REGISTRATIONS  # the owners registered twice are not merged…
+    assert run.review_pairs >= demo.DUPLICATE_REGISTRATIONS  # …but queued for a person to decide
     db.dispose()

@@ -55,6 +55,10 @@ from drivetrain.leads.schemas import LeadCreate, StageChange
 from drivetrain.org.catalog import BRAND_WMI, ensure_catalog
 from drivetrain.org.importer import import_dealers
 from drivetrain.org.models import Dealer, DealerGroup, Region, Series
+from drivetrain.sources.demo import seed_source_records
+from drivetrain.unify.config import ResolveConfig
+from drivetrain.unify.models import ResolutionRun
+from drivetrain.unify.service import run_resolution
 
 DEALER_FILE = Path(__file__).parent / "org" / "data" / "dealers_changan_ford_2018.json"
 DEMO_PASSWORD = "drivetrain-demo"
@@ -716,3 +720,50 @@ def _settle_demo_case(session: Session, hq: AuthSubject, case: Case, rng: random
     else:
         return
     case_service.change_status(session, hq, case, data=change)
+
+
+def seed_sources(db: Database, *, rng: random.Random, now: datetime, people: int = 1000) -> ResolutionRun:
+    """What the dealer DMS, the insurer, the finance company, the used-car platform and WeCom know
+    about the first ``people`` demo customers, imported as their exports, then identity resolution:
+    records link to their customers (some to new ones, some pairs wait in the review queue) and
+    their purchases, services, policies and chats land on the timelines."""
+    with unit_of_work(db) as session:
+        seed_source_records(session, rng=rng, now=now, customers=people)
+        _seed_duplicate_registrations(session, rng)
+    with unit_of_work(db) as session:
+        return run_resolution(session, SYSTEM, ResolveConfig())
+
+
+DUPLICATE_REGISTRATIONS = 12
+
+
+def _seed_duplicate_registrations(session: Session, rng: random.Random) -> None:
+    """The same owner registered again at a second store (by its DMS, under the same name and phone):
+    the duplicate every dealer network has, which resolution finds and queues for a person to merge."""
+    owners = list(
+        session.scalars(
+            select(Customer)
+            .where(Customer.primary_phone.is_not(None), Customer.dealer_id.is_not(None))
+            .order_by(Customer.id.desc())
+            .limit(DUPLICATE_REGISTRATIONS)
+        )
+    )
+    dealers = list(session.scalars(select(Dealer.id).order_by(Dealer.code)))
+    for owner in owners:
+        twin = Customer(
+            id=new_id(),
+            name=owner.name,
+            gender=owner.gender,
+            primary_phone=owner.primary_phone,
+            province=owner.province,
+            city=owner.city,
+            dealer_id=rng.choice([d for d in dealers if d != owner.dealer_id]),
+            source="dms",
+            provenance={},
+        )
+        session.add(twin)
+        session.add(
+            ContactPoint(
+                customer_id=twin.id, kind=ContactKind.MOBILE, value=owner.primary_phone, is_primary=True
+            )
+        )

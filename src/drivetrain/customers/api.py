@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -16,7 +17,15 @@ from drivetrain.customers.presenters import (
     vehicle_detail,
     vehicle_summary,
 )
-from drivetrain.customers.repository import CustomerFilter, CustomerRepository, VehicleRepository
+from drivetrain.customers.repository import (
+    GROUPS,
+    OWN_SOURCE,
+    CustomerFilter,
+    CustomerRepository,
+    TimelineFilter,
+    VehicleRepository,
+    timeline_position,
+)
 from drivetrain.customers.schemas import (
     ConsentIn,
     ConsentRead,
@@ -148,14 +157,24 @@ def timeline(
     subject: SubjectDep,
     session: SessionDep,
     kind: Annotated[list[str] | None, Query(max_length=20)] = None,
-    cursor: Annotated[Text | None, Query(max_length=60)] = None,
+    group: Annotated[
+        list[str] | None, Query(max_length=len(GROUPS), description=f"Any of: {', '.join(GROUPS)}")
+    ] = None,
+    source: Annotated[
+        Text | None,
+        Query(max_length=40, description=f"A source system's name, or {OWN_SOURCE} for Drivetrain's own"),
+    ] = None,
+    since: Annotated[date | None, Query(description="From this day (China time), included")] = None,
+    until: Annotated[date | None, Query(description="To this day (China time), included")] = None,
+    cursor: Annotated[Text | None, Query(max_length=120)] = None,
     limit: Limit = 50,
 ) -> Page[TimelineEventRead]:
     subject.require(Permission.CUSTOMERS_READ)
+    filters = TimelineFilter.checked(groups=group or [], source=source, since=since, until=until)
     repo = CustomerRepository(session)
     customer = repo.get(subject, customer_id)
-    rows = repo.timeline(customer.id, kinds=kind, cursor=cursor, limit=limit)
-    events, next_cursor = page_of(rows, limit=limit, id_of=lambda e: e.id)
+    rows = repo.timeline(customer.id, kinds=kind, filters=filters, cursor=cursor, limit=limit)
+    events, next_cursor = page_of(rows, limit=limit, id_of=timeline_position)
     dealers = repo.dealer_labels({e.dealer_id for e in events if e.dealer_id})
     return Page(
         items=[

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from drivetrain.auth.scope import scoped
@@ -20,9 +24,29 @@ from drivetrain.customers.models import (
     TimelineEvent,
     Vehicle,
 )
-from drivetrain.kit.errors import NotFound
+from drivetrain.kit.errors import InvalidInput, NotFound
+from drivetrain.kit.ids import is_id
 from drivetrain.kit.pagination import keyset
 from drivetrain.org.models import Dealer, Series
+from drivetrain.sources.models import Source, SourceRecord
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+TIMELINE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "sales": (("purchase",), ("lead.", "vehicle.")),
+    "cases": ((), ("case.",)),
+    "service": (("service_visit",), ()),
+    "insurance": (("insurance_policy",), ()),
+    "finance": (("finance_contract",), ()),
+    "used_car": (("used_car_appraisal",), ()),
+    "wecom": (("wecom_interaction",), ()),
+}
+"""Timeline filter groups: group -> (kinds, kind prefixes). "other" is every kind none of them holds."""
+OTHER_GROUP = "other"
+TIMELINE_DAYS = (date(1900, 1, 1), date(2999, 12, 31))
+"""The days a timeline filter may name (beyond them, China midnight has no UTC time to compare with)."""
+GROUPS = (*TIMELINE_GROUPS, OTHER_GROUP)
+OWN_SOURCE = "_drivetrain"
+"""The source filter for events recorded in Drivetrain itself (no source system's name: names are slugs)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +59,64 @@ class CustomerFilter:
     consultant_id: str | None = None
     city: str | None = None
     tag: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    """Kinds or kind groups (any of them), one source system by name (or ``OWN_SOURCE``), and China days
+    from ``since`` to ``until``, both included."""
+
+    kinds: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    source: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    @classmethod
+    def checked(
+        cls, *, groups: Sequence[str], source: str | None, since: date | None, until: date | None
+    ) -> TimelineFilter:
+        """Known groups only, and a day range that runs forward."""
+        unknown = sorted(set(groups) - set(GROUPS))
+        if unknown:
+            raise InvalidInput("group", f"unknown group {unknown[0]!r}; groups: {', '.join(GROUPS)}")
+        for name, day in (("since", since), ("until", until)):
+            if day is not None and not TIMELINE_DAYS[0] <= day <= TIMELINE_DAYS[1]:
+                raise InvalidInput(name, f"a day from {TIMELINE_DAYS[0]} to {TIMELINE_DAYS[1]}")
+        if since and until and until < since:
+            raise InvalidInput("until", "the range ends before it starts")
+        return cls(groups=tuple(groups), source=source or None, since=since, until=until)
+
+
+def china_day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=CHINA_TZ).astimezone(UTC)
+
+
+def timeline_position(event: TimelineEvent) -> str:
+    """Where a page of the timeline ends (for ``page_of``'s ``id_of``): the time and the id."""
+    return f"{event.at.astimezone(UTC).isoformat()}|{event.id}"
+
+
+def _after_position(cursor: str) -> tuple[datetime, str]:
+    try:
+        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        at_text, event_id = text.split("|")
+        at = datetime.fromisoformat(at_text)
+    except ValueError:  # also bad base64 (binascii.Error) and undecodable bytes
+        raise InvalidInput("cursor", "not a cursor this API returned") from None
+    if at.tzinfo is None or not is_id(event_id):
+        raise InvalidInput("cursor", "not a cursor this API returned")
+    return at, event_id
+
+
+def _in_group(group: str) -> ColumnElement[bool]:
+    if group == OTHER_GROUP:
+        return not_(or_(*(_in_group(name) for name in TIMELINE_GROUPS)))
+    kinds, prefixes = TIMELINE_GROUPS[group]
+    return or_(
+        TimelineEvent.kind.in_(kinds) if kinds else false(),
+        *(TimelineEvent.kind.startswith(prefix, autoescape=True) for prefix in prefixes),
+    )
 
 
 class CustomerRepository:
@@ -59,8 +141,9 @@ class CustomerRepository:
     def search(
         self, subject: AuthSubject, filters: CustomerFilter, *, cursor: str | None, limit: int
     ) -> list[Customer]:
-        """Newest first; ``limit + 1`` rows (see kit.pagination)."""
-        stmt = self.readable(subject)
+        """Newest first; ``limit + 1`` rows (see kit.pagination). A customer merged into another is
+        found as the survivor, not again under the old record."""
+        stmt = self.readable(subject).where(Customer.merged_into_id.is_(None))
         if filters.phone:
             stmt = stmt.where(
                 Customer.id.in_(
@@ -141,12 +224,54 @@ class CustomerRepository:
         return tags
 
     def timeline(
-        self, customer_id: str, *, kinds: list[str] | None, cursor: str | None, limit: int
+        self,
+        customer_id: str,
+        *,
+        kinds: list[str] | None = None,
+        filters: TimelineFilter | None = None,
+        cursor: str | None,
+        limit: int,
     ) -> list[TimelineEvent]:
+        """Newest first by when it happened (a purchase imported today sorts at its purchase date);
+        ``limit + 1`` rows, paged by ``timeline_position``. The customer was read in scope already."""
+        filters = filters or TimelineFilter()
         stmt = select(TimelineEvent).where(TimelineEvent.customer_id == customer_id)
-        if kinds:
-            stmt = stmt.where(TimelineEvent.kind.in_(kinds))
-        return list(self.session.scalars(keyset(stmt, TimelineEvent.id, cursor=cursor, limit=limit)))
+        wanted = [*(kinds or ()), *filters.kinds]
+        if wanted or filters.groups:
+            kind_match = TimelineEvent.kind.in_(wanted) if wanted else false()
+            stmt = stmt.where(or_(kind_match, *(_in_group(group) for group in filters.groups)))
+        if filters.source == OWN_SOURCE:
+            stmt = stmt.where(TimelineEvent.source_record_id.is_(None))
+        elif filters.source:
+            stmt = (
+                stmt.join(SourceRecord, SourceRecord.id == TimelineEvent.source_record_id)
+                .join(Source, Source.id == SourceRecord.source_id)
+                .where(Source.name == filters.source)
+            )
+        if filters.since:
+            stmt = stmt.where(TimelineEvent.at >= china_day_start(filters.since))
+        if filters.until:
+            stmt = stmt.where(TimelineEvent.at < china_day_start(filters.until + timedelta(days=1)))
+        if cursor:
+            at, event_id = _after_position(cursor)
+            stmt = stmt.where(
+                or_(TimelineEvent.at < at, and_(TimelineEvent.at == at, TimelineEvent.id < event_id))
+            )
+        stmt = stmt.order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc()).limit(limit + 1)
+        return list(self.session.scalars(stmt))
+
+    def timeline_sources(self, customer_id: str) -> list[str]:
+        """The source systems whose records are on this customer's timeline, by name."""
+        return list(
+            self.session.scalars(
+                select(Source.name)
+                .join(SourceRecord, SourceRecord.source_id == Source.id)
+                .join(TimelineEvent, TimelineEvent.source_record_id == SourceRecord.id)
+                .where(TimelineEvent.customer_id == customer_id)
+                .group_by(Source.name)
+                .order_by(Source.name)
+            )
+        )
 
     def dealer_labels(self, dealer_ids: set[str]) -> dict[str, tuple[str, str]]:
         """``{dealer_id: (code, name)}`` for display next to rows already read in scope."""

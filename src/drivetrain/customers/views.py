@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -11,13 +12,26 @@ from drivetrain.auth.deps import SessionDep
 from drivetrain.auth.roles import Permission
 from drivetrain.customers import service
 from drivetrain.customers.presenters import customer_detail, customer_summaries, vehicle_detail
-from drivetrain.customers.repository import CustomerRepository, VehicleRepository
+from drivetrain.customers.repository import (
+    GROUPS,
+    OWN_SOURCE,
+    CustomerRepository,
+    TimelineFilter,
+    VehicleRepository,
+    timeline_position,
+)
+from drivetrain.kit import clock
+from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.pagination import page_of
 from drivetrain.kit.validators import Text
-from drivetrain.web.templating import ConsoleSubject, render
+from drivetrain.web.templating import ConsoleSubject, local_time, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
+TIMELINE_PAGE = 50
+RENEWAL_NOTICE = timedelta(days=30)
+TIMELINE_TARGET = "timeline-events"
+"""The element the timeline filters replace: such a request gets the timeline fragment only."""
 
 
 @router.get("/customers")
@@ -41,22 +55,71 @@ def customer_list(
 
 @router.get("/customers/{customer_id}")
 def customer_page(
-    request: Request, customer_id: str, subject: ConsoleSubject, session: SessionDep
+    request: Request,
+    customer_id: str,
+    subject: ConsoleSubject,
+    session: SessionDep,
+    group: Annotated[Text, Query(max_length=20)] = "",
+    source: Annotated[Text, Query(max_length=40)] = "",
+    since: Annotated[Text, Query(max_length=20)] = "",
+    until: Annotated[Text, Query(max_length=20)] = "",
+    cursor: Annotated[Text | None, Query(max_length=120)] = None,
 ) -> HTMLResponse:
+    """The 360 page; the timeline filters (kind group, source, days) re-render the timeline alone."""
     subject.require(Permission.CUSTOMERS_READ)
     repo = CustomerRepository(session)
     customer = repo.get(subject, customer_id)
-    profile = customer_detail(session, subject, customer)
+    chosen = {"group": group, "source": source, "since": since, "until": until}
+    error: InvalidInput | None = None
+    try:
+        filters = _timeline_filter(group, source, since, until)
+    except InvalidInput as invalid:
+        filters, error = TimelineFilter(), invalid
+    rows = repo.timeline(customer.id, filters=filters, cursor=cursor, limit=TIMELINE_PAGE)
+    events, next_cursor = page_of(rows, limit=TIMELINE_PAGE, id_of=timeline_position)
+    context: dict[str, Any] = {
+        "customer_id": customer.id,
+        "timeline": events,
+        "next_cursor": next_cursor,
+        "chosen": chosen,
+        "filter_error": error,
+        "renewal_window": _renewal_window(),
+    }
+    status = 422 if error else 200
+    if request.headers.get("hx-target") == TIMELINE_TARGET:
+        return render(request, "customers/_timeline.html", context, subject=subject, status=status)
     vehicles = [vehicle_detail(session, v) for v in VehicleRepository(session).of_owners([customer.id])]
-    events = repo.timeline(customer.id, kinds=None, cursor=None, limit=100)[:100]
-    return render(
-        request,
-        "customers/detail.html",
-        {
-            "customer": profile,
-            "vehicles": vehicles,
-            "timeline": events,
-            "history": repo.consent_history(customer.id),
-        },
-        subject=subject,
+    context |= {
+        "customer": customer_detail(session, subject, customer),
+        "vehicles": vehicles,
+        "history": repo.consent_history(customer.id),
+        "groups": GROUPS,
+        "sources": repo.timeline_sources(customer.id),
+        "own_source": OWN_SOURCE,
+    }
+    return render(request, "customers/detail.html", context, subject=subject, status=status)
+
+
+def _timeline_filter(group: str, source: str, since: str, until: str) -> TimelineFilter:
+    return TimelineFilter.checked(
+        groups=[group] if group else [],
+        source=source or None,
+        since=_day("since", since),
+        until=_day("until", until),
     )
+
+
+def _renewal_window() -> tuple[str, str]:
+    """Today and 30 days on (China days, ISO): a policy running out in between is flagged for renewal."""
+    today = local_time(clock.now(), "%Y-%m-%d")
+    return today, (date.fromisoformat(today) + RENEWAL_NOTICE).isoformat()
+
+
+def _day(field: str, text: str) -> date | None:
+    """A date input's value: empty, or YYYY-MM-DD (a hand-typed URL may hold anything)."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, "not a date in YYYY-MM-DD") from None

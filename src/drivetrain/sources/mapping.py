@@ -12,6 +12,11 @@ are dropped from the normalised form and reported too, so nothing bad passes sil
 with O, Q or I for 0 or 1 is read as the digits when the check digit then agrees, and reported as
 corrected.
 
+What happened. A row may also say what happened to its person (``event_type``, ``event_date``,
+``amount``, ``expires_on``, ``series``, ``mileage_km``, ``note``); ``event_kind`` reads the kind,
+defaulting from the source's type when the row names none, and ``sources.events`` puts it on the
+customer's timeline.
+
 The raw row is kept as sent, except the ID number column, which is masked to its last four
 characters before anything is stored: only its keyed hash is kept.
 """
@@ -42,6 +47,13 @@ TARGET_FIELDS = (
     "wechat_unionid",
     "wecom_external_id",
     "purchase_date",
+    "event_type",
+    "event_date",
+    "amount",
+    "expires_on",
+    "series",
+    "mileage_km",
+    "note",
 )
 IDENTIFIERS = ("phone", "email", "id_number", "vin", "plate", "wechat_unionid", "wecom_external_id")
 _IDENTIFIER_OUTPUTS = frozenset(
@@ -118,6 +130,36 @@ class KeyLedger:
                 reason = f"rejected: repeats the key of row {first}"
                 batch.reject(Problem(row.row, "external_id", row.external_id, reason))
         batch.rows = kept
+
+
+SOURCE_EVENT_KINDS = {
+    "dms": "service_visit",
+    "erp": "purchase",
+    "insurance": "insurance_policy",
+    "finance": "finance_contract",
+    "used_car": "used_car_appraisal",
+    "wecom": "wecom_interaction",
+}
+"""The event a row of each source type records when it names none (CRM and mini-program rows: none)."""
+
+
+def event_kind(source_type: str, normalized: Mapping[str, Any]) -> str | None:
+    """The kind of event a normalised row records, or None. A DMS row with a purchase date and no
+    other date is the purchase; with a visit date it is a service visit."""
+    named = normalized.get("event_type")
+    if named is not None:
+        return str(named)
+    if source_type == "dms" and "purchase_date" in normalized and "event_date" not in normalized:
+        return "purchase"
+    return SOURCE_EVENT_KINDS.get(source_type)
+
+
+def event_day(kind: str, normalized: Mapping[str, Any]) -> str | None:
+    """When the event happened (ISO date): its event date, or for a purchase the purchase date."""
+    day = normalized.get("event_date")
+    if day is None and kind == "purchase":
+        day = normalized.get("purchase_date")
+    return None if day is None else str(day)
 
 
 def check_mapping(mapping: Mapping[str, str]) -> str | None:
@@ -276,6 +318,13 @@ def _cell_normalizers(id_key: bytes, date_format: str | None) -> dict[str, Calla
         "wechat_unionid": normalizers.wechat_unionid,
         "wecom_external_id": normalizers.wecom_external_id,
         "purchase_date": partial(normalizers.purchase_date, date_format=date_format),
+        "event_type": normalizers.event_type,
+        "event_date": partial(normalizers.event_date, date_format=date_format),
+        "amount": normalizers.amount,
+        "expires_on": partial(normalizers.expires_on, date_format=date_format),
+        "series": normalizers.series,
+        "mileage_km": normalizers.mileage_km,
+        "note": normalizers.note,
     }
 
 

@@ -15,7 +15,8 @@ import operator
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +35,41 @@ Normalized = dict[str, Any]
 MAX_NAME_LENGTH = 60
 MAX_ADDRESS_LENGTH = 200
 EARLIEST_DATE = date(1900, 1, 1)
+LATEST_EXPIRY_YEARS = 30
+MAX_AMOUNT = Decimal(100_000_000)
+MAX_MILEAGE_KM = 2_000_000
+MAX_SERIES_LENGTH = 40
+MAX_NOTE_LENGTH = 200
+EVENT_KINDS = (
+    "purchase",
+    "service_visit",
+    "insurance_policy",
+    "finance_contract",
+    "used_car_appraisal",
+    "wecom_interaction",
+)
+"""What a source record can put on a customer's timeline (tags and tiers read these names)."""
+_EVENT_ALIASES = {kind: kind for kind in EVENT_KINDS} | {
+    "购车": "purchase",
+    "新车销售": "purchase",
+    "销售": "purchase",
+    "保养": "service_visit",
+    "维修": "service_visit",
+    "维保": "service_visit",
+    "售后": "service_visit",
+    "保险": "insurance_policy",
+    "投保": "insurance_policy",
+    "续保": "insurance_policy",
+    "金融": "finance_contract",
+    "贷款": "finance_contract",
+    "分期": "finance_contract",
+    "评估": "used_car_appraisal",
+    "二手车评估": "used_car_appraisal",
+    "置换评估": "used_car_appraisal",
+    "企微": "wecom_interaction",
+    "企业微信": "wecom_interaction",
+    "聊天": "wecom_interaction",
+}
 
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋", "0123456789+")
 _PHONE_NOISE = re.compile(r"[\s\-().\u3000]+")
@@ -60,6 +96,8 @@ _PLATE = re.compile(
 _PLATFORM_ID = re.compile(r"[A-Za-z0-9_-]{10,64}")
 _DAY_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 _SPACES = re.compile(r"[\s\u3000]+")
+_MONEY_NOISE = re.compile(r"[\s,¥￥]|元|RMB|CNY", re.IGNORECASE)
+_DISTANCE_NOISE = re.compile(r"[\s,]|公里|千米|km", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f]")
 # Up to the last province/city/district marker near the start: the part cpca has to read.
 _ADMIN_HEAD = re.compile(r"^.{0,19}[省市区县旗州盟]")
@@ -198,16 +236,90 @@ def purchase_date(text: str, date_format: str | None) -> Normalized:
     return {"purchase_date": parse_date(text, date_format).isoformat()}
 
 
+def event_type(text: str) -> Normalized:
+    """One of ``EVENT_KINDS``, as named or by the words exports use (保养, 续保, 置换评估 …)."""
+    kind = _EVENT_ALIASES.get(text.strip().lower())
+    if kind is None:
+        raise ValueError(f"not an event type; one of {', '.join(EVENT_KINDS)}")
+    return {"event_type": kind}
+
+
+def event_date(text: str, date_format: str | None) -> Normalized:
+    return {"event_date": parse_date(text, date_format).isoformat()}
+
+
+def expires_on(text: str, date_format: str | None) -> Normalized:
+    """A policy or contract runs into the future, so the date may be up to 30 years ahead."""
+    day = _read_date(text.strip(), date_format)
+    if day is None:
+        raise ValueError(_not_a_date(date_format))
+    latest = clock.now().date() + timedelta(days=365 * LATEST_EXPIRY_YEARS)
+    if not EARLIEST_DATE <= day <= latest:
+        raise ValueError(
+            f"date {day.isoformat()} is before 1900 or more than {LATEST_EXPIRY_YEARS} years ahead"
+        )
+    return {"expires_on": day.isoformat()}
+
+
+def amount(text: str) -> Normalized:
+    """Yuan, to the fen: 1280, 1,280.00, ¥1280, 1280元, 12.8万."""
+    cleaned = _MONEY_NOISE.sub("", unicodedata.normalize("NFKC", text))
+    scale = Decimal(10_000) if cleaned.endswith("万") else Decimal(1)
+    try:
+        value = Decimal(cleaned.removesuffix("万")) * scale
+    except InvalidOperation:
+        raise ValueError("not an amount in yuan (like 1280, ¥1,280.00 or 12.8万)") from None
+    if not value.is_finite() or not 0 <= value < MAX_AMOUNT:
+        raise ValueError("an amount is 0 or more and under 100,000,000 yuan")
+    return {"amount": float(round(value, 2))}
+
+
+def mileage_km(text: str) -> Normalized:
+    """Whole kilometres: 12345, 12,345 km, 1.2万公里."""
+    cleaned = _DISTANCE_NOISE.sub("", unicodedata.normalize("NFKC", text))
+    scale = Decimal(10_000) if cleaned.endswith("万") else Decimal(1)
+    try:
+        value = Decimal(cleaned.removesuffix("万")) * scale
+    except InvalidOperation:
+        raise ValueError("not a mileage in km (like 12345 or 1.2万公里)") from None
+    if not value.is_finite() or not 0 <= value <= MAX_MILEAGE_KM:
+        raise ValueError(f"a mileage is 0 to {MAX_MILEAGE_KM:,} km")
+    return {"mileage_km": int(value.to_integral_value())}
+
+
+def series(text: str) -> Normalized:
+    """The car line as the source names it (锐界, Mondeo 蒙迪欧): full-width folded, spaces collapsed."""
+    return {"series": _short_text(text, "series", MAX_SERIES_LENGTH)}
+
+
+def note(text: str) -> Normalized:
+    """Free text as written (Chinese punctuation kept), whitespace collapsed."""
+    return {"note": _short_text(text, "note", MAX_NOTE_LENGTH, fold=False)}
+
+
+def _short_text(text: str, what: str, limit: int, *, fold: bool = True) -> str:
+    value = _SPACES.sub(" ", unicodedata.normalize("NFKC", text) if fold else text).strip()
+    if _CONTROL.search(value):
+        raise ValueError(f"{what} must not contain control characters")
+    if len(value) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
+    return value
+
+
 def parse_date(text: str, date_format: str | None) -> date:
     """With the profile's ``date_format`` (strptime) when it has one, else the usual spellings (2024-03-01,
     2024/3/1, 20240301, 2024年3月1日). ISO dates and date-times are always read: spreadsheet dates come so."""
     day = _read_date(text.strip(), date_format)
     if day is None:
-        expected = f"the format {date_format}" if date_format else "YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD"
-        raise ValueError(f"not a date in {expected}")
+        raise ValueError(_not_a_date(date_format))
     if not EARLIEST_DATE <= day <= clock.now().date():
         raise ValueError(f"date {day.isoformat()} is before 1900 or in the future")
     return day
+
+
+def _not_a_date(date_format: str | None) -> str:
+    expected = f"the format {date_format}" if date_format else "YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD"
+    return f"not a date in {expected}"
 
 
 @lru_cache(maxsize=1 << 14)

@@ -17,6 +17,7 @@ class ResolveConfig:
     u_sample_pairs: float = 1e6  # random pairs for estimating u parameters
     em_max_pairs: float = 1e6  # blocked pairs per EM session
     min_records_for_training: int = 5000  # fewer: EM has too little to learn from, use defaults
+    min_pairs_for_training: int = 2000  # nor when an EM blocking yields fewer pairs than this
     seed: int = 2026
     threads: int = 2
     memory_limit: str = "1GB"

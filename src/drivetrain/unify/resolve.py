@@ -47,6 +47,8 @@ from drivetrain.unify.normalize import normalize_records
 IntArray = npt.NDArray[np.int64]
 KEY_PREFIX = "cus_"
 logger = logging.getLogger(__name__)
+EM_BLOCKINGS = (("phone",), ("name_key", "city"))
+"""EM sessions' blockings: between them every comparison is left free to be estimated at least once."""
 # Parameters like those EM learns on generated records, for inputs too small to train on.
 DEFAULT_PRIOR = 1e-4
 DEFAULT_M_U: dict[tuple[str, str], tuple[float, float]] = {
@@ -159,16 +161,20 @@ def _score_pairs(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> None:
     """Splink: train on this run's data, score the blocked pairs above the review threshold
     into table ``scored_pairs`` (rid_l, rid_r, match_probability).
 
-    Small inputs (and data on which EM drives a level's m to zero, which Splink refuses)
-    are scored with default parameters.
+    Small inputs, inputs whose EM blockings yield too few pairs to learn from (a few
+    hundred records sharing a name and city teach EM nothing it can trust), and data on
+    which EM drives a level's m to zero (which Splink refuses) are scored with default
+    parameters.
     """
     present = _present_columns(con)
-    (row,) = con.sql("SELECT count(*) FROM records_norm").fetchall()
-    linker = _linker(con, present, config, defaults=row[0] < config.min_records_for_training)
-    if row[0] >= config.min_records_for_training:
+    trainable = _trainable(con, config)
+    linker = _linker(con, present, config, defaults=not trainable)
+    if trainable:
+        from splink.internals.exceptions import EMTrainingException
+
         try:
             _train(linker, config)
-        except ValueError as exc:
+        except (ValueError, EMTrainingException) as exc:  # e.g. a training blocking with no pairs
             logger.warning("identity resolution: EM failed (%s); scoring with default parameters", exc)
             linker.table_management.delete_tables_created_by_splink_from_db()
             linker = _linker(con, present, config, defaults=True)
@@ -183,6 +189,24 @@ def _score_pairs(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> None:
             SELECT rid_l, rid_r, match_probability FROM {predictions.physical_name}
         """)
     linker.table_management.delete_tables_created_by_splink_from_db()
+
+
+def _trainable(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> bool:
+    """Enough records, and enough pairs in each EM blocking, for estimates worth more than the defaults."""
+    (row,) = con.sql("SELECT count(*) FROM records_norm").fetchall()
+    if row[0] < config.min_records_for_training:
+        return False
+    return all(_blocked_pairs(con, columns) >= config.min_pairs_for_training for columns in EM_BLOCKINGS)
+
+
+def _blocked_pairs(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
+    present = " AND ".join(f"{column} IS NOT NULL" for column in columns)
+    (row,) = con.sql(f"""
+        SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (
+            SELECT count(*) AS n FROM records_norm WHERE {present} GROUP BY {", ".join(columns)}
+        )
+    """).fetchall()
+    return int(row[0])
 
 
 def _linker(
@@ -222,9 +246,9 @@ def _train(linker: Any, config: ResolveConfig) -> None:
         [block_on("id_hash"), block_on("wechat_id"), block_on("vin", "phone")], recall=0.7
     )
     training.estimate_u_using_random_sampling(max_pairs=config.u_sample_pairs, seed=config.seed)
-    for rule in (block_on("phone"), block_on("name_key", "city")):
+    for columns in EM_BLOCKINGS:
         training.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True
+            block_on(*columns), max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True
         )
 
 
