@@ -1,6 +1,7 @@
-"""HQ customer operations in a real browser: a service visit by an owner's wife, on his phone and
-car, is queued for review and decided "different people" in place; then two customers are merged
-from the 360 page's identity panel, the merged one points at the survivor, and the merge is undone."""
+"""HQ customer operations in a real browser: an owner registered again at a second store is found by
+identity resolution and queued for review; "same person" merges the two in place; the 360 page's
+identity panel shows the merge and undoes it; then the merge is made by hand from the panel and the
+merged record points at the survivor."""
 
 from __future__ import annotations
 
@@ -9,64 +10,52 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, LiveServer, api_client, sign_in
-from tests.world import vin_for
 
 pytestmark = pytest.mark.e2e
 
 
-def _customer_id(client: Any, phone: str, name: str) -> str:
-    found = client.get("/api/v1/customers", params={"phone": phone}).json()["items"]
-    [customer] = [item for item in found if item["name"] == name]
-    return str(customer["id"])
-
-
-def test_review_a_pair_then_merge_and_unmerge_from_the_360_page(
+def test_review_a_duplicate_then_unmerge_and_merge_from_the_360_page(
     live_server: LiveServer, browser: Any
 ) -> None:
     with api_client(live_server, "hq_ops") as hq:
-        source = hq.post("/api/v1/sources", json={"name": "service-e2e", "type": "crm", "trust_rank": 40})
-        assert source.status_code == 201, source.text
-        # 刘洋's wife brings his car (VIN serial 4) in, giving his phone
-        sent = hq.post(
-            f"/api/v1/sources/{source.json()['id']}/records",
-            json={
-                "records": [
-                    {"external_id": "U1", "name": "赵雅芝", "phone": "13800000004", "vin": vin_for(4)}
-                ]
-            },
+        # 刘洋 (13800000004) of store B1 registered again at store A2
+        twin = hq.post(
+            "/api/v1/customers", json={"name": "刘洋", "phone": "13800000004", "dealer_code": "A2"}
         )
-        assert sent.status_code == 200, sent.text
+        assert twin.status_code == 201, twin.text
         run = hq.post("/api/v1/resolution-runs", json={})
         assert run.status_code == 201 and run.json()["review_pairs"] >= 1, run.text
-        survivor = _customer_id(hq, "13800000004", "刘洋")
-        merged = _customer_id(hq, "13800000005", "陈静")
+        twin_id = twin.json()["id"]
 
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
     try:
         sign_in(page, live_server.base, "hq_ops", "/identity/review")
-        card = page.locator("article.review-pair", has_text="赵雅芝")
-        card.get_by_role("button", name="不同人").click()
-        page.get_by_role("status").filter(has_text="已判定为不同人").wait_for()
+        card = page.locator("article.review-pair", has_text="刘洋")
+        card.get_by_role("button", name="同一人").click()
+        decided = page.get_by_role("status").filter(has_text="已判定为同一人")
+        decided.wait_for()
+        decided.get_by_role("link").click()  # to the survivor's 360 page
 
-        page.goto(f"{live_server.base}/customers/{survivor}")
         panel = page.locator("#identity-panel")
-        panel.wait_for()
-        panel.locator("input[name=merged_id]").fill(merged)
-        panel.locator(".merge-form input[name=reason]").fill("同一位车主的两份档案")
-        panel.get_by_role("button", name="合并到此客户").click()
-        page.wait_for_url(f"{live_server.base}/customers/{survivor}")
-        page.locator("#identity-panel .merges").get_by_text("同一位车主的两份档案").wait_for()
-
-        page.goto(f"{live_server.base}/customers/{merged}")
-        page.locator("#identity-panel").get_by_text("该客户已合并到").wait_for()
-
-        page.goto(f"{live_server.base}/customers/{survivor}")
-        undo = page.locator("#identity-panel .merges form")
+        panel.locator(".merges").get_by_text("刘洋").or_(panel.locator(".merges li")).first.wait_for()
+        survivor_path = page.url.removeprefix(live_server.base)
+        assert twin_id not in survivor_path  # the store that registered them first keeps the record
+        undo = panel.locator(".merges form")
         undo.locator("input[name=reason]").fill("核实后是两个人")
         undo.get_by_role("button", name="撤销合并").click()
-        page.wait_for_url(f"{live_server.base}/customers/{survivor}")
+        page.wait_for_url(f"{live_server.base}{survivor_path}")
         page.locator("#identity-panel .merges .badge").get_by_text("已撤销").wait_for()
+
+        form = page.locator("#identity-panel .merge-form")
+        form.locator("input[name=merged_id]").fill(twin_id)
+        form.locator("input[name=reason]").fill("同一位车主在两家店的档案")
+        form.get_by_role("button", name="合并到此客户").click()
+        page.wait_for_url(f"{live_server.base}{survivor_path}")
+        page.locator("#identity-panel .merges").get_by_text("同一位车主在两家店的档案").wait_for()
+
+        page.goto(f"{live_server.base}/customers/{twin_id}")
+        page.locator("#identity-panel").get_by_text("该客户已合并到").wait_for()
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "identity-console.png"))
         raise
