@@ -309,6 +309,22 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("GET", "/quality"): Global("the quality dashboard over the API's scoped numbers; alerts for scope all"),
     ("POST", "/quality/alerts/{alert_id}/acknowledge"): Global("HQ-level alert: 404 below scope all"),
     ("POST", "/quality/alerts/{alert_id}/close"): Global("HQ-level alert: 404 below scope all"),
+    ("GET", "/api/v1/customers/{customer_id}/segments"): ObjectRoute("customer"),
+    ("GET", "/customers/{customer_id}/tags"): ObjectRoute("customer", console=True),
+    ("POST", "/customers/{customer_id}/tags"): ObjectRoute("customer", console=True),
+    ("POST", "/customers/{customer_id}/tags/remove"): ObjectRoute("customer", console=True),
+    ("GET", "/api/v1/tags"): Global(
+        "counts over CustomerRepository.readable (tests/customers/test_segments_api.py)"
+    ),
+    ("GET", "/api/v1/segments/tiers"): Global("bins plus per-tier counts over readable (tests/customers)"),
+    ("GET", "/api/v1/segments/rules"): Global("HQ configuration: 403 below scope all"),
+    ("PUT", "/api/v1/segments/rules/{rule}"): Global("HQ: 403 below scope all; segments:configure"),
+    ("PUT", "/api/v1/segments/tiers"): Global("HQ: 403 below scope all; segments:configure"),
+    ("POST", "/api/v1/segments/recompute"): Global("HQ: 403 below scope all; segments:configure"),
+    ("GET", "/customers/segments"): Global("HQ page: 403 below scope all"),
+    ("POST", "/customers/segments/rules/{rule}"): Global("HQ: segments:configure"),
+    ("POST", "/customers/segments/tiers"): Global("HQ: segments:configure"),
+    ("POST", "/customers/segments/recompute"): Global("HQ: segments:configure"),
     ("POST", "/api/v1/resolution-runs"): Global(
         "HQ-wide identity resolution: identity:manage, scope all (tests/unify)"
     ),

@@ -22,6 +22,9 @@ from tests.world import World
 SCHEMA = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app())
 # The event stream never ends by design; it is exercised by the browser tests and the lead benchmark.
 STREAMING = {"/api/v1/events"}
+# Each example of these runs a whole job (identity resolution over the database): a few examples
+# cover their input checks.
+EXAMPLES = {("POST", "/api/v1/resolution-runs"): 4}
 OPERATIONS = [
     op for op in (result.ok() for result in SCHEMA.get_all_operations()) if op.path not in STREAMING
 ]
@@ -40,7 +43,7 @@ def bearer(db: Database, world: World, session: Session) -> dict[str, str]:
 def test_no_server_errors(operation: Any, bearer: dict[str, str]) -> None:
     @given(case=operation.as_strategy())
     @settings(
-        max_examples=20,
+        max_examples=EXAMPLES.get((operation.method.upper(), operation.path), 20),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],

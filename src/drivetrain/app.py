@@ -28,6 +28,8 @@ from drivetrain.cases.approvals import api as approvals_api
 from drivetrain.cases.csat import public as csat_public
 from drivetrain.config import get_settings
 from drivetrain.customers import api as customers_api
+from drivetrain.customers import segments_api as customer_segments_api
+from drivetrain.customers import segments_views as customer_segments_views
 from drivetrain.customers import views as customers_views
 from drivetrain.db import database
 from drivetrain.jobs import api as jobs_api
@@ -93,6 +95,7 @@ def _api_router() -> APIRouter:
         quality_api,
         sources_api,
         unify_api,
+        customer_segments_api,
     ):
         api.include_router(module.router)
     return api
@@ -132,6 +135,7 @@ def create_app() -> FastAPI:
     app.include_router(_api_router())
     for module in (
         auth_views,
+        customer_segments_views,  # before customers_views: /customers/segments is not a customer id
         customers_views,
         org_views,
         leads_views,

@@ -3,6 +3,7 @@
 from drivetrain.auth import models as auth_models
 from drivetrain.cases import models as case_models
 from drivetrain.customers import models as customer_models
+from drivetrain.customers import segment_models as customer_segment_models
 from drivetrain.jobs import models as job_models
 from drivetrain.kit import idempotency
 from drivetrain.leads import models as lead_models
@@ -15,6 +16,7 @@ __all__ = [
     "auth_models",
     "case_models",
     "customer_models",
+    "customer_segment_models",
     "idempotency",
     "job_models",
     "lead_models",

@@ -34,7 +34,6 @@ from drivetrain.customers.schemas import (
     CustomerSummary,
     CustomerUpdate,
     OwnershipTransfer,
-    TagsIn,
     TimelineEventRead,
     VehicleCreate,
     VehicleRead,
@@ -135,20 +134,6 @@ def consent_history(customer_id: str, subject: SubjectDep, session: SessionDep) 
     repo = CustomerRepository(session)
     customer = repo.get(subject, customer_id)
     return [ConsentRead.model_validate(c, from_attributes=True) for c in repo.consent_history(customer.id)]
-
-
-@router.post("/customers/{customer_id}/tags", summary="Add tags")
-def add_tags(customer_id: str, body: TagsIn, subject: SubjectDep, session: SessionDep) -> list[str]:
-    repo = CustomerRepository(session)
-    customer = repo.get(subject, customer_id)
-    service.add_tags(session, subject, customer, body.tags)
-    return repo.tags_of([customer.id]).get(customer.id, [])
-
-
-@router.delete("/customers/{customer_id}/tags/{tag}", status_code=204, summary="Remove a tag")
-def remove_tag(customer_id: str, tag: str, subject: SubjectDep, session: SessionDep) -> None:
-    customer = CustomerRepository(session).get(subject, customer_id)
-    service.remove_tag(session, subject, customer, tag)
 
 
 @router.get("/customers/{customer_id}/timeline", summary="Customer timeline, newest first")

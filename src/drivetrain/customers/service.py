@@ -13,6 +13,7 @@ from drivetrain.auth.models import User
 from drivetrain.auth.roles import Permission, Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.config import get_settings
+from drivetrain.customers import tags
 from drivetrain.customers.models import (
     Consent,
     ContactKind,
@@ -322,6 +323,7 @@ def add_tags(
     session: Session, subject: AuthSubject, customer: Customer, names: list[str], *, audited: bool = True
 ) -> None:
     subject.require(Permission.CUSTOMERS_WRITE)
+    tags.refuse_rule_tags(session, names, "tags")
     ids = _tag_ids(session, names)
     held = set(session.scalars(select(CustomerTag.tag_id).where(CustomerTag.customer_id == customer.id)))
     new = [name for name in names if ids[name] not in held]
@@ -343,6 +345,7 @@ def add_tags(
 
 def remove_tag(session: Session, subject: AuthSubject, customer: Customer, name: str) -> None:
     subject.require(Permission.CUSTOMERS_WRITE)
+    tags.refuse_rule_tags(session, [name], "tag")
     link = session.scalar(
         select(CustomerTag)
         .join(Tag, Tag.id == CustomerTag.tag_id)

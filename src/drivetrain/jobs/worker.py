@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drivetrain.cases.tasks import sweep_escalations
+from drivetrain.customers.segments_tasks import sweep_segments
 from drivetrain.db import Database, database
 from drivetrain.integrations.sms.client import deliver_sms
 from drivetrain.integrations.wecom.client import deliver_app_message
@@ -44,6 +45,7 @@ SWEEPERS: list[Sweeper] = [
     sweep_first_contact,
     sweep_escalations,
     sweep_defect_alerts,
+    sweep_segments,
     _deliver_outbox,
     _checkpoint,
 ]

@@ -37,7 +37,6 @@ router = APIRouter(tags=["identity"])
 )
 def create_run(body: ResolutionRequest, subject: SubjectDep, session: SessionDep) -> ResolutionRunRead:
     config = ResolveConfig(
-        engine=body.engine,
         match_probability=body.match_probability,
         review_probability=body.review_probability,
     )

@@ -90,6 +90,7 @@ def merge_customers(
         for column in customer_references()
     }
     merged.merged_into_id = survivor.id
+    survivor.updated_at = clock.now()  # its rows changed: tags and tiers recompute it (segments_tasks)
     record = CustomerMerge(
         survivor_id=survivor.id,
         merged_id=merged.id,
@@ -135,6 +136,7 @@ def unmerge(session: Session, subject: AuthSubject, merge_id: str, *, reason: st
     for name, value in record.survivor_before.items():
         setattr(survivor, name, value)
     merged.merged_into_id = None
+    survivor.updated_at = merged.updated_at = clock.now()
     record.unmerged_at, record.unmerged_by = clock.now(), subject.user_id or None
     _unlink_decisions(session, subject, record)
     session.flush()
@@ -158,7 +160,12 @@ def _move(session: Session, column: Column[Any], source_id: str, target_id: str)
     """Repoint ``column`` from source to target, except rows whose unique key the target holds
     already; returns the moved rows' keys (see ``_row_key``)."""
     table = column.table
-    stmt = select(*_key_columns(table, column)).where(column == source_id)
+    key_columns = _key_columns(table, column)
+    if (
+        not key_columns
+    ):  # a row keyed by the customer alone (their value tier) is theirs: recomputed, not moved
+        return []
+    stmt = select(*key_columns).where(column == source_id)
     for other in _unique_partners(table, column):
         twin = table.alias("twin")
         stmt = stmt.where(

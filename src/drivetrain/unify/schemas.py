@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -12,8 +12,10 @@ from drivetrain.unify.config import ResolveConfig
 
 
 class ResolutionRequest(BaseModel):
+    """A run on DuckDB, in the request; runs on Spark (for more than one machine can hold) are the
+    operator's, from ``drivetrain resolve --engine spark``."""
+
     model_config = ConfigDict(extra="forbid")
-    engine: Literal["duckdb", "spark"] = "duckdb"
     match_probability: float = Field(default=ResolveConfig.match_probability, ge=0, le=1)
     review_probability: float = Field(default=ResolveConfig.review_probability, ge=0, le=1)
 

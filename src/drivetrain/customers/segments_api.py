@@ -1,0 +1,189 @@
+"""/api/v1 tags, value tiers and their configuration.
+
+A customer's tags and tier are read through ``CustomerRepository.get`` (out of scope: 404); the counts
+are over the caller's readable customers; the rules and bins are HQ's (scope all to read,
+segments:configure to change)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from drivetrain.auth.deps import SessionDep, SubjectDep
+from drivetrain.auth.roles import Permission, Scope
+from drivetrain.auth.subject import AuthSubject
+from drivetrain.customers import segments_tasks, tags, tiers
+from drivetrain.customers.models import Customer
+from drivetrain.customers.repository import CustomerRepository
+from drivetrain.customers.schemas import TagsIn
+from drivetrain.customers.tags import Rule
+from drivetrain.customers.tiers import TierBins, ValueTierRead
+from drivetrain.kit.errors import Forbidden
+
+router = APIRouter(tags=["segments"])
+
+
+class TagRef(BaseModel):
+    name: str
+    kind: str = Field(description="manual (staff add and remove it) or rule (its rule sets and clears it)")
+
+
+class TagCountRead(TagRef):
+    customers: int = Field(description="Customers you may see who hold the tag")
+
+
+class CustomerSegmentsRead(BaseModel):
+    customer_id: str
+    tags: list[TagRef]
+    tier: ValueTierRead | None = Field(description="None until the first recompute that saw the customer")
+
+
+class RuleRead(BaseModel):
+    rule: Rule
+    tag: str
+    enabled: bool
+    params: dict[str, Any]
+    customers: int
+
+
+class RuleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The rule's parameters; absent ones take defaults"
+    )
+
+
+class TiersRead(BaseModel):
+    bins: TierBins
+    customers: dict[str, int] = Field(description="Customers per tier")
+
+
+class RecomputeRead(BaseModel):
+    full: bool
+    customers: int
+    tags_added: int
+    tags_removed: int
+    tiers_written: int
+    as_of: datetime
+    skipped: bool
+
+
+def _readable_ids(session: Session, subject: AuthSubject) -> Select[Any]:
+    return CustomerRepository(session).readable(subject).with_only_columns(Customer.id)
+
+
+def require_hq(subject: AuthSubject) -> None:
+    """Rule and bin configuration is the OEM's: readable with scope all only."""
+    if subject.scope != Scope.ALL:
+        raise Forbidden("tag rules and tier bins are HQ configuration")
+
+
+def customer_segments(session: Session, customer: Customer) -> CustomerSegmentsRead:
+    """Tags and tier of a customer already read in scope."""
+    held = tags.tags_of(session, [customer.id]).get(customer.id, [])
+    tier = tiers.tiers_of(session, [customer.id]).get(customer.id)
+    return CustomerSegmentsRead(
+        customer_id=customer.id,
+        tags=[TagRef(name=name, kind=kind) for name, kind in held],
+        tier=tier,
+    )
+
+
+def rule_reads(session: Session) -> list[RuleRead]:
+    """Every rule, counted over all customers (HQ reads these)."""
+    rules = tags.ensure_rules(session)
+    counts = {c.name: c.customers for c in tags.tag_counts(session, select(Customer.id))}
+    return [
+        RuleRead(
+            rule=c.rule,
+            tag=c.tag_name,
+            enabled=c.enabled,
+            params=c.params.model_dump(),
+            customers=counts.get(c.tag_name, 0),
+        )
+        for c in rules
+    ]
+
+
+@router.get("/tags", summary="Tags with how many of your customers hold each")
+def list_tags(subject: SubjectDep, session: SessionDep) -> list[TagCountRead]:
+    subject.require(Permission.CUSTOMERS_READ)
+    tags.ensure_rules(session)
+    return [
+        TagCountRead(name=c.name, kind=c.kind, customers=c.customers)
+        for c in tags.tag_counts(session, _readable_ids(session, subject))
+    ]
+
+
+@router.get("/customers/{customer_id}/segments", summary="A customer's tags and value tier")
+def get_customer_segments(customer_id: str, subject: SubjectDep, session: SessionDep) -> CustomerSegmentsRead:
+    subject.require(Permission.CUSTOMERS_READ)
+    return customer_segments(session, CustomerRepository(session).get(subject, customer_id))
+
+
+@router.post("/customers/{customer_id}/tags", summary="Add manual tags (a rule tag's name is refused)")
+def add_tags(
+    customer_id: str, body: TagsIn, subject: SubjectDep, session: SessionDep
+) -> CustomerSegmentsRead:
+    customer = CustomerRepository(session).get(subject, customer_id)
+    tags.add_manual_tags(session, subject, customer, body.tags)
+    return customer_segments(session, customer)
+
+
+@router.delete("/customers/{customer_id}/tags/{tag}", status_code=204, summary="Remove a manual tag")
+def remove_tag(customer_id: str, tag: str, subject: SubjectDep, session: SessionDep) -> None:
+    customer = CustomerRepository(session).get(subject, customer_id)
+    tags.remove_manual_tag(session, subject, customer, tag)
+
+
+@router.get("/segments/rules", summary="Rule tags with their parameters (HQ)")
+def list_rules(subject: SubjectDep, session: SessionDep) -> list[RuleRead]:
+    subject.require(Permission.CUSTOMERS_READ)
+    require_hq(subject)
+    return rule_reads(session)
+
+
+@router.put("/segments/rules/{rule}", summary="Change a rule's parameters and recompute its tag (HQ)")
+def update_rule(rule: Rule, body: RuleUpdate, subject: SubjectDep, session: SessionDep) -> RuleRead:
+    require_hq(subject)
+    tags.update_rule(session, subject, rule, params=body.params, enabled=body.enabled)
+    segments_tasks.recompute(session, full=True)
+    return next(r for r in rule_reads(session) if r.rule == rule)
+
+
+@router.get("/segments/tiers", summary="Value-tier bins and customers per tier")
+def get_tiers(subject: SubjectDep, session: SessionDep) -> TiersRead:
+    subject.require(Permission.CUSTOMERS_READ)
+    return TiersRead(
+        bins=tiers.load_bins(session), customers=tiers.tier_counts(session, _readable_ids(session, subject))
+    )
+
+
+@router.put("/segments/tiers", summary="Change the value-tier bins and recompute the tiers (HQ)")
+def update_tiers(body: TierBins, subject: SubjectDep, session: SessionDep) -> TiersRead:
+    require_hq(subject)
+    tiers.save_bins(session, subject, body)
+    segments_tasks.recompute(session, full=True)
+    return TiersRead(
+        bins=tiers.load_bins(session), customers=tiers.tier_counts(session, _readable_ids(session, subject))
+    )
+
+
+@router.post("/segments/recompute", summary="Recompute rule tags and value tiers now (HQ)")
+def recompute(
+    subject: SubjectDep,
+    session: SessionDep,
+    full: Annotated[
+        bool, Query(description="Every customer, not only those changed since the last run")
+    ] = True,
+) -> RecomputeRead:
+    subject.require(Permission.SEGMENTS_CONFIGURE)
+    require_hq(subject)
+    result = segments_tasks.recompute(session, full=full)
+    return RecomputeRead.model_validate(result, from_attributes=True)
