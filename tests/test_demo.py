@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from drivetrain import demo, migrate
 from drivetrain.auth.models import User
 from drivetrain.cases.models import ApprovalRequest, Case, CaseHistory, CaseSurvey
-from drivetrain.customers.models import Customer, TimelineEvent, Vehicle
+from drivetrain.customers.models import Customer, CustomerTag, Tag, TimelineEvent, Vehicle
 from drivetrain.db import Database, open_database
 from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
@@ -120,10 +120,17 @@ def test_demo_sources_resolve_onto_the_demo_customers(tmp_path: Path) -> None:
         people = session.scalar(
             select(func.count()).select_from(Customer).where(Customer.source != "resolution")
         )
+        expiring = session.scalar(
+            select(func.count())
+            .select_from(CustomerTag)
+            .join(Tag, Tag.id == CustomerTag.tag_id)
+            .where(Tag.name == "保险即将到期")
+        )
     records, with_customer = linked
     assert records > 400 and with_customer == records
     assert run.customers_created <= records * 0.05  # nearly every record found its demo customer
     assert on_timelines and on_timelines > records * 0.5
     assert people == 300 + demo.DUPLICATE_REGISTRATIONS  # the owners registered twice are not merged…
     assert run.review_pairs >= demo.DUPLICATE_REGISTRATIONS  # …but queued for a person to decide
+    assert expiring  # the renewal campaign's list is there from the start
     db.dispose()

@@ -41,6 +41,7 @@ from drivetrain.customers.models import (
     TimelineEvent,
     Vehicle,
 )
+from drivetrain.customers.segments_tasks import recompute as recompute_segments
 from drivetrain.db import Database, unit_of_work
 from drivetrain.jobs.models import OutboxMessage
 from drivetrain.jobs.worker import Worker
@@ -726,12 +727,15 @@ def seed_sources(db: Database, *, rng: random.Random, now: datetime, people: int
     """What the dealer DMS, the insurer, the finance company, the used-car platform and WeCom know
     about the first ``people`` demo customers, imported as their exports, then identity resolution:
     records link to their customers (some to new ones, some pairs wait in the review queue) and
-    their purchases, services, policies and chats land on the timelines."""
+    their purchases, services, policies and chats land on the timelines; then tags and tiers."""
     with unit_of_work(db) as session:
         seed_source_records(session, rng=rng, now=now, customers=people)
         _seed_duplicate_registrations(session, rng)
     with unit_of_work(db) as session:
-        return run_resolution(session, SYSTEM, ResolveConfig())
+        run = run_resolution(session, SYSTEM, ResolveConfig())
+    with unit_of_work(db) as session:
+        recompute_segments(session, now=now, full=True)
+    return run
 
 
 DUPLICATE_REGISTRATIONS = 12
