@@ -1,7 +1,9 @@
 """Identity resolution at 100k and 1,000,000 records: our engine beside two baselines.
 
 Engines, each in its own subprocess so its peak RSS is its own:
-- ``drivetrain``: ``drivetrain.unify.filemode.resolve_file`` on the Parquet file, end to end.
+- ``drivetrain``: ``drivetrain.unify.filemode.resolve_file`` on the Parquet file, end to end;
+  with ``--engine spark`` its Splink model runs on local Spark instead of DuckDB, recorded as
+  ``drivetrain_spark`` (peak RSS then adds the Spark driver JVM's).
 - ``exact``: union of records sharing a normalised phone or a VIN (the rule most CRMs use).
 - ``splink_default``: a plain Splink model — exact-match comparisons on name, phone, VIN,
   WeChat id and city, Jaro-Winkler on the address, blocking on phone / VIN / WeChat id /
@@ -11,6 +13,7 @@ Pairwise precision / recall / F1 against the generator's ``person_id`` are compu
 the cluster-by-person contingency counts (no pair enumeration).
 
     .venv/bin/python bench/identity_resolution.py [--sizes 100000,1000000]
+    .venv/bin/python bench/identity_resolution.py --sizes 100000 --engines drivetrain --engine spark
 
 Data goes to bench/var/ (generated once, seeded); figures to stdout and
 bench/results/identity_resolution.json. Bars at 1M on 2 cores for ``drivetrain``:
@@ -47,11 +50,11 @@ PHONE_DIGITS = "regexp_extract(regexp_replace(phone, '[^0-9０-９]', '', 'g'), 
 # --- engines (run inside the subprocess) ----------------------------------------------------
 
 
-def run_drivetrain(data: Path, out: Path) -> None:
+def run_drivetrain(data: Path, out: Path, resolve_engine: str = "duckdb") -> None:
     from drivetrain.unify.config import ResolveConfig
     from drivetrain.unify.filemode import resolve_file
 
-    resolve_file(data, out, ResolveConfig())
+    resolve_file(data, out, ResolveConfig(engine=resolve_engine))
 
 
 def run_exact(data: Path, out: Path) -> None:
@@ -125,10 +128,11 @@ def _write_components(con: duckdb.DuckDBPyConnection, left: Any, right: Any, out
 # --- driver ---------------------------------------------------------------------------------
 
 
-def measure(engine: str, data: Path) -> dict[str, Any]:
+def measure(engine: str, data: Path, resolve_engine: str) -> dict[str, Any]:
     """Run one engine in a fresh interpreter; its wall time, peak RSS and the scores."""
-    out = VAR / f"identity-{engine}-{data.stem}.parquet"
-    command = [sys.executable, __file__, "--engine", engine, "--data", str(data), "--out", str(out)]
+    out = VAR / f"identity-{engine}-{resolve_engine}-{data.stem}.parquet"
+    command = [sys.executable, __file__, "--run", engine, "--engine", resolve_engine]
+    command += ["--data", str(data), "--out", str(out)]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"{engine} failed:\n{completed.stderr[-3000:]}")
@@ -176,23 +180,24 @@ def previous_results() -> dict[str, Any]:
     return results
 
 
-def child(engine: str, data: Path, out: Path) -> None:
+def child(engine: str, data: Path, out: Path, resolve_engine: str) -> None:
     started = time.perf_counter()
-    {"drivetrain": run_drivetrain, "exact": run_exact, "splink_default": run_splink_default}[engine](
-        data, out
-    )
+    if engine == "drivetrain":
+        run_drivetrain(data, out, resolve_engine)
+    else:
+        {"exact": run_exact, "splink_default": run_splink_default}[engine](data, out)
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime  # next to wall time: shows when the machine was shared
-    print(
-        json.dumps(
-            {
-                "seconds": round(seconds, 2),
-                "cpu_seconds": round(cpu, 2),
-                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            }
-        )
-    )
+    figures = {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2)}
+    peak_mb = usage.ru_maxrss / 1024
+    if engine == "drivetrain" and resolve_engine == "spark":
+        from drivetrain.unify.spark_engine import driver_peak_rss_mb
+
+        # the JVM's CPU is not in our rusage (a live child); wall time is the fair figure
+        figures["jvm_peak_rss_mb"] = round(driver_peak_rss_mb(), 1)
+        peak_mb += figures["jvm_peak_rss_mb"]
+    print(json.dumps(figures | {"peak_rss_mb": round(peak_mb, 1)}))
 
 
 def main() -> None:
@@ -201,25 +206,30 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--engines", default=",".join(ENGINES))
-    parser.add_argument("--engine", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--engine", choices=("duckdb", "spark"), default="duckdb", help="where drivetrain's Splink runs"
+    )
+    parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.engine:
-        child(args.engine, args.data, args.out)
+    if args.run:
+        child(args.run, args.data, args.out, args.engine)
         return
     results = previous_results()
     header = ("records", "engine", "seconds", "cpu s", "peak MB", "P", "R", "F1")
-    print("{:>10} {:<15} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7}".format(*header))
+    print("{:>10} {:<16} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7}".format(*header))
     for records in (int(size) for size in args.sizes.split(",")):
         data = ensure_data(records)
         for engine in args.engines.split(","):
-            figures = measure(engine, data)
+            figures = measure(engine, data, args.engine)
+            # the Spark run is recorded beside the DuckDB one, not over it
+            name = "drivetrain_spark" if engine == "drivetrain" and args.engine == "spark" else engine
             figures["at"] = datetime.now(UTC).isoformat(timespec="seconds")
             figures["load_average_1m"] = round(os.getloadavg()[0], 2)  # others' work on the machine
-            results["sizes"].setdefault(str(records), {})[engine] = figures
+            results["sizes"].setdefault(str(records), {})[name] = figures
             print(
-                f"{records:>10,} {engine:<15} {figures['seconds']:>8.1f} {figures['cpu_seconds']:>7.1f}"
+                f"{records:>10,} {name:<16} {figures['seconds']:>8.1f} {figures['cpu_seconds']:>7.1f}"
                 f" {figures['peak_rss_mb']:>8.0f}"
                 f" {figures['precision']:>7.4f} {figures['recall']:>7.4f} {figures['f1']:>7.4f}",
                 flush=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -46,13 +46,19 @@ def resolve_file_command(
     review_probability: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Send pairs from here up to the match threshold to review")
     ] = ResolveConfig.review_probability,
+    engine: Annotated[
+        Literal["duckdb", "spark"],
+        typer.Option(help="Where Splink scores pairs: DuckDB here, or local Spark (needs Java 17, pyspark)"),
+    ] = "duckdb",
 ) -> None:
     """Resolve a file of records into customers (a dry run: nothing is written to the database)."""
     if review_probability > match_probability:
         raise typer.BadParameter("must not exceed --match-probability", param_hint="--review-probability")
     from drivetrain.unify.filemode import resolve_file  # loads DuckDB and Splink: only when used
 
-    config = ResolveConfig(match_probability=match_probability, review_probability=review_probability)
+    config = ResolveConfig(
+        match_probability=match_probability, review_probability=review_probability, engine=engine
+    )
     summary = resolve_file(input_path, out, config, previous=previous, review_out=review_out)
     typer.echo(f"records:      {summary.records:,}")
     typer.echo(f"clusters:     {summary.clusters:,}")

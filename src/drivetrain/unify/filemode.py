@@ -59,8 +59,18 @@ def resolve_file(
         clusters=resolution.clusters,
         review_pairs=resolution.review.num_rows,
         seconds=time.perf_counter() - started,
-        peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_memory_mb=_peak_memory_mb(config),
     )
+
+
+def _peak_memory_mb(config: ResolveConfig) -> float:
+    """This process's peak, plus the Spark driver JVM's (a process of its own) on Spark."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if config.engine == "spark":
+        from drivetrain.unify.spark_engine import driver_peak_rss_mb
+
+        peak += driver_peak_rss_mb()
+    return peak
 
 
 def _load(con: duckdb.DuckDBPyConnection, path: Path) -> None:

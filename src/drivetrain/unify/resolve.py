@@ -164,11 +164,36 @@ def _score_pairs(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> None:
     Small inputs, inputs whose EM blockings yield too few pairs to learn from (a few
     hundred records sharing a name and city teach EM nothing it can trust), and data on
     which EM drives a level's m to zero (which Splink refuses) are scored with default
-    parameters.
+    parameters. On Spark the model is trained here on DuckDB (training samples its pairs,
+    so one machine suffices; each EM iteration on Spark costs seconds of scheduling) and
+    Spark scores every blocked pair with it.
     """
+    linker = _trained_linker(con, config)
+    if config.engine == "spark":
+        from drivetrain.unify.spark_engine import spark_linker, store_predictions
+
+        model = linker.misc.save_model_to_json()
+        linker.table_management.delete_tables_created_by_splink_from_db()
+        linker = spark_linker(con, "records_norm", model, config)
+        store_predictions(
+            con,
+            linker.inference.predict(threshold_match_probability=config.review_probability),
+            "scored_pairs",
+        )
+        return
+    predictions = linker.inference.predict(threshold_match_probability=config.review_probability)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE scored_pairs AS
+        SELECT rid_l, rid_r, match_probability FROM {predictions.physical_name}
+    """)
+    linker.table_management.delete_tables_created_by_splink_from_db()
+
+
+def _trained_linker(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> Any:
+    """The model on DuckDB, trained when the data allows it (see ``_trainable``)."""
     present = _present_columns(con)
     trainable = _trainable(con, config)
-    linker = _linker(con, present, config, defaults=not trainable)
+    linker = _linker(con, present, defaults=not trainable)
     if trainable:
         from splink.internals.exceptions import EMTrainingException
 
@@ -177,18 +202,8 @@ def _score_pairs(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> None:
         except (ValueError, EMTrainingException) as exc:  # e.g. a training blocking with no pairs
             logger.warning("identity resolution: EM failed (%s); scoring with default parameters", exc)
             linker.table_management.delete_tables_created_by_splink_from_db()
-            linker = _linker(con, present, config, defaults=True)
-    predictions = linker.inference.predict(threshold_match_probability=config.review_probability)
-    if config.engine == "spark":
-        from drivetrain.unify.spark_engine import store_predictions
-
-        store_predictions(con, predictions, "scored_pairs")
-    else:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE scored_pairs AS
-            SELECT rid_l, rid_r, match_probability FROM {predictions.physical_name}
-        """)
-    linker.table_management.delete_tables_created_by_splink_from_db()
+            linker = _linker(con, present, defaults=True)
+    return linker
 
 
 def _trainable(con: duckdb.DuckDBPyConnection, config: ResolveConfig) -> bool:
@@ -209,10 +224,8 @@ def _blocked_pairs(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> 
     return int(row[0])
 
 
-def _linker(
-    con: duckdb.DuckDBPyConnection, present: set[str], config: ResolveConfig, *, defaults: bool
-) -> Any:
-    """The Splink model over ``records_norm``: on this DuckDB, or (``engine="spark"``) on local Spark."""
+def _linker(con: duckdb.DuckDBPyConnection, present: set[str], *, defaults: bool) -> Any:
+    """The Splink model over ``records_norm`` on this DuckDB."""
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     settings = SettingsCreator(
@@ -229,10 +242,6 @@ def _linker(
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
-    if config.engine == "spark":
-        from drivetrain.unify.spark_engine import spark_linker
-
-        return spark_linker(con, "records_norm", settings, config)
     return Linker(DuckDBAPI(con).register("records_norm"), settings, log_level=logging.WARNING)
 
 
