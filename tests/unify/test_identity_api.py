@@ -55,6 +55,7 @@ def test_a_run_then_a_decision_merges_and_the_merge_can_be_undone(
 
     queue = hq.get("/api/v1/match-reviews").json()["items"]
     pair = next(item for item in queue if item["reason"] == "existing customers")
+    assert pair["left"]["dealer"].startswith("A1 ") and pair["right"]["dealer"].startswith("A1 ")
     assert {pair["left"]["customer_id"], pair["right"]["customer_id"]} <= {
         world.customers["cust_a1"],
         world.customers["cust_a1b"],

@@ -63,6 +63,16 @@ def review_reads(session: Session, subject: AuthSubject, items: Sequence[MatchRe
 
 
 def _record_views(session: Session, refs: set[str], reveal: bool) -> dict[str, RecordView]:
+    views = _bare_record_views(session, refs, reveal)
+    customers = {view.customer_id for view in views.values() if view.customer_id}
+    dealers = ResolutionRepository(session).dealers_of(customers)
+    return {
+        ref: view.model_copy(update={"dealer": dealers.get(view.customer_id or "")})
+        for ref, view in views.items()
+    }
+
+
+def _bare_record_views(session: Session, refs: set[str], reveal: bool) -> dict[str, RecordView]:
     facts = ResolutionRepository(session).record_facts(refs)
     views: dict[str, RecordView] = {}
     for ref in refs:

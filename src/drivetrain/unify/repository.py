@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from drivetrain.customers.models import ContactKind, ContactPoint, Customer, Vehicle
 from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
+from drivetrain.org.models import Dealer
 from drivetrain.sources.models import Source, SourceRecord
 from drivetrain.unify.golden import SourceFacts
 from drivetrain.unify.models import CustomerMerge, MatchReview, ResolutionRun, ReviewStatus
@@ -280,6 +281,18 @@ class ResolutionRepository:
                 "external_id": external_id,
             }
         return shown
+
+    def dealers_of(self, customer_ids: Iterable[str]) -> dict[str, str]:
+        """customer id -> "code name" of the dealer holding them (HQ-held customers are absent)."""
+        wanted = list(customer_ids)
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            select(Customer.id, Dealer.code, Dealer.name)
+            .join(Dealer, Dealer.id == Customer.dealer_id)
+            .where(Customer.id.in_(wanted))
+        )
+        return {customer_id: f"{code} {name}" for customer_id, code, name in rows}
 
     def records_of(self, customer_id: str) -> list[tuple[SourceRecord, str, int]]:
         """A customer's source records, with source name and trust rank, newest first."""

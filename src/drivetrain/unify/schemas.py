@@ -48,6 +48,8 @@ class RecordView(BaseModel):
     source: str
     external_id: str | None
     customer_id: str | None
+    dealer: str | None = None
+    """The dealer holding the record's customer, as "code name" (None: held by HQ)."""
     name: str | None
     phone: str | None
     vin: str | None
