@@ -149,7 +149,9 @@ def test_console_panel_tags_in_scope_only(console, world: World, session: Sessio
 
 def test_console_segments_page_for_hq(console, session: Session) -> None:
     assert console("sm_a1").get("/customers/segments").status_code == 403
+    assert 'href="/customers/segments"' not in console("sm_a1").get("/customers").text
     ops = console("hq_ops")
+    assert 'href="/customers/segments"' in ops.get("/customers").text  # found from the customer list
     page = ops.get("/customers/segments")
     assert page.status_code == 200 and 'id="rule-insurance_expiring"' in page.text
     bad = ops.post(
