@@ -28,6 +28,9 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import repeat
+from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from drivetrain.kit.masking import mask_tail
@@ -73,6 +76,9 @@ _BLANK = (None, "")
 # Built once: json.dumps with options builds an encoder per call, a cost per row.
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+MEMO_SIZE = 20_000
+"""Distinct values a mapper remembers per column; past that it starts again (bounds a worker's memory)."""
+NumberedRow = tuple[int, Mapping[Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -176,7 +182,12 @@ def check_mapping(mapping: Mapping[str, str]) -> str | None:
 
 class Mapper:
     """Normalises rows under one mapping. Batches are independent (they may be mapped in other processes);
-    a ``KeyLedger`` catches keys repeated across them."""
+    a ``KeyLedger`` catches keys repeated across them.
+
+    Column by column: each distinct cell value goes through its normaliser once per mapper, that is
+    per import (names, dates, cities and series repeat; a person's phone and VIN come back with the
+    person), and the answer is kept as the piece of JSON it adds to the normalised row, which is then
+    joined rather than encoded. So a date is judged against the day the import first met it."""
 
     def __init__(
         self,
@@ -193,18 +204,34 @@ class Mapper:
         self.id_column = mapping.get("id_number")
         self.address_column = mapping.get("address")
         self.region_columns = [mapping[name] for name in ("province", "city") if name in mapping]
-        self.cells: list[tuple[str, str, Callable[[str], dict[str, Any]]]] = [
-            (target, mapping[target], normalizer)
+        self.cells: list[tuple[str, str, _Memo]] = [
+            (target, mapping[target], _Memo(partial(_normalize_cell, target, normalizer)))
             for target, normalizer in _cell_normalizers(id_key, date_format).items()
             if target in mapping
         ]
+        self.identifying = [target in IDENTIFIERS for target, _, _ in self.cells]
+        self.places: dict[tuple[str, ...], _Value] = {}
+        self.raw_layouts: dict[tuple[Any, ...], tuple[Callable[[Any], tuple[Any, ...]], str] | None] = {}
         # What else decides the normalised form: a changed mapping or normaliser makes rows "updated".
         self.fingerprint = _canonical([NORMALIZATION_VERSION, self.mapping, date_format])
 
     def map(self, rows: Iterable[tuple[int, Mapping[Any, Any]]]) -> MappedBatch:
         batch = MappedBatch()
-        pending: list[tuple[int, dict[str, Any], dict[str, Any], list[Problem], int | None]] = []
-        addresses: list[str] = []  # parsed together once the batch is read: cpca is fast in bulk
+        kept = self._readable(rows, batch)
+        for _, _, memo in self.cells:
+            _bound(memo)
+        columns = [list(map(memo.__getitem__, _column(kept, column))) for _, column, memo in self.cells]
+        places = self._places(kept)
+        cells_of_rows = zip(*columns, strict=True) if columns else repeat(())
+        for (number, row), cells, place in zip(kept, cells_of_rows, places, strict=False):
+            self._finish(batch, number, row, cells, place)
+        return batch
+
+    def _readable(
+        self, rows: Iterable[tuple[int, Mapping[Any, Any]]], batch: MappedBatch
+    ) -> list[NumberedRow]:
+        """The rows worth mapping: blank lines skipped, rows with more cells than the header rejected."""
+        kept: list[NumberedRow] = []
         for number, row in rows:
             if EXTRA_CELLS in row:
                 extra = row[EXTRA_CELLS]
@@ -213,82 +240,97 @@ class Mapper:
                     reason = "rejected: more cells than the header has columns"
                     batch.reject(Problem(number, "row", "", reason))
                     continue
-            if not any(value not in _BLANK for value in row.values()):
-                continue  # a blank line
-            normalized, problems = self._cells(number, row)
-            address = self._address(number, row, problems)
-            pending.append((number, dict(row), normalized, problems, len(addresses) if address else None))
-            if address:
-                addresses.append(address)
-        parsed = normalizers.addresses(addresses)
-        for number, raw, normalized, problems, address_index in pending:
-            if address_index is not None:
-                normalized.update(parsed[address_index])
-            self._finish(batch, number, raw, normalized, problems)
-        return batch
-
-    def _cells(self, number: int, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
-        normalized: dict[str, Any] = {}
-        problems: list[Problem] = []
-        for target, column, normalizer in self.cells:
-            value = row.get(column)
-            if value is None or value == "":
+            # A blank line (a truthy cell is never blank: only an all-falsy row needs the exact test).
+            if not any(row.values()) and all(value in _BLANK for value in row.values()):
                 continue
-            text = value.strip() if type(value) is str else _text(value)
-            if not text:
-                continue
-            try:
-                normalized.update(normalizer(text))
-            except ValueError as error:
-                problems.append(Problem(number, target, self._shown(target, text), str(error)))
-        if normalized.get("vin_corrected"):
-            text = _text(row.get(self.mapping["vin"]))
-            problems.append(
-                Problem(number, "vin", text, f"corrected: {normalizers.vin_correction_note(text)}")
-            )
-        return normalized, problems
+            kept.append((number, row))
+        return kept
 
-    def _address(self, number: int, row: Mapping[Any, Any], problems: list[Problem]) -> str:
-        """Province and city columns complete the address when it does not already name them."""
-        address = _text(row.get(self.address_column)) if self.address_column else ""
-        head = "".join(
-            part
-            for part in (_text(row.get(column)) for column in self.region_columns)
-            if part and part.rstrip("省市") not in address
-        )
-        if not head + address:
-            return ""
-        try:
-            return normalizers.clean_address(head + address)
-        except ValueError as error:
-            problems.append(Problem(number, "address", head + address, str(error)))
-            return ""
+    def _places(self, rows: list[NumberedRow]) -> list[_Value]:
+        """Each row's address, completed by its province and city columns when it does not name them.
+
+        cpca reads the new ones together (it is fast in bulk), so the memo is filled in two steps."""
+        columns = [self.address_column, *self.region_columns] if self.address_column else self.region_columns
+        if not columns:
+            return [None] * len(rows)
+        texts = [_column(rows, column) for column in columns]
+        if not self.address_column:
+            texts.insert(0, [""] * len(rows))
+        keys = list(zip(*texts, strict=True))
+        _bound(self.places)
+        new = {key: _clean_place(key) for key in set(keys).difference(self.places)}
+        fields = iter(normalizers.addresses([text for text in new.values() if isinstance(text, str)]))
+        for key, place in new.items():
+            self.places[key] = _fragment(next(fields)) if isinstance(place, str) else place
+        return list(map(self.places.__getitem__, keys))
 
     def _finish(
         self,
         batch: MappedBatch,
         number: int,
-        raw: dict[str, Any],
-        normalized: dict[str, Any],
-        problems: list[Problem],
+        row: Mapping[Any, Any],
+        cells: tuple[_Value, ...],
+        place: _Value,
     ) -> None:
+        problems: list[Problem] = []
+        notes: list[Problem] = []
+        fragments: list[str] = []
+        identified = False
+        id_cell: _Cell | None = None
+        for (target, _, _), identifies, cell in zip(self.cells, self.identifying, cells, strict=True):
+            if cell is None:
+                continue
+            if isinstance(cell, str):  # the usual case: a good value, nothing to report
+                fragments.append(cell)
+                identified = identified or identifies
+                continue
+            if target == "id_number":
+                id_cell = cell
+            if cell.reason:
+                problems.append(Problem(number, target, cell.shown, cell.reason))
+                continue
+            fragments.append(cell.fragment)
+            identified = identified or identifies
+            if cell.note:
+                notes.append(Problem(number, target, cell.shown, cell.note))
+        problems.extend(notes)  # after the bad values, as they have always been listed
+        if isinstance(place, str):
+            fragments.append(place)
+        elif place is not None:
+            problems.append(Problem(number, "address", place.shown, place.reason))
         batch.problems.extend(problems)
-        if self.id_column is not None and _text(raw.get(self.id_column)):
-            raw[self.id_column] = mask_tail(_text(raw[self.id_column]))
-        if _IDENTIFIER_OUTPUTS.isdisjoint(normalized):
+        raw = dict(row)
+        if id_cell is not None and self.id_column is not None:
+            raw[self.id_column] = id_cell.shown  # masked
+        if not identified:
             reason = "no identifier" if not problems else "every identifier is missing or bad"
             batch.reject(Problem(number, "row", "", f"rejected: {reason} ({', '.join(IDENTIFIERS)})"))
             return
-        raw_json = _canonical(raw)
+        raw_json = self._raw_json(raw)
         # The ID number's keyed hash stands in for the masked cell, which no longer tells numbers apart.
-        material = f"{raw_json}\n{normalized.get('id_hash', '')}"
+        material = f"{raw_json}\n{id_cell.id_hash if id_cell is not None else ''}"
         external_id, key_problem = self._external_id(number, raw, material)
         if key_problem is not None:
             batch.reject(key_problem)
             return
         digest = hashlib.sha256(f"{material}\n{self.fingerprint}".encode()).hexdigest()
-        normalized_json = _COMPACT.encode(normalized)
+        normalized_json = "{" + ",".join(fragments) + "}"
         batch.rows.append(MappedRow(number, external_id, digest, raw_json, normalized_json))
+
+    def _raw_json(self, raw: dict[Any, Any]) -> str:
+        """``_canonical(raw)``, by a template per header when every cell is text (as in any file): the
+        cells' JSON strings put in sorted key order, as the encoder would."""
+        columns = tuple(raw)
+        if columns not in self.raw_layouts:
+            self.raw_layouts[columns] = _raw_layout(columns)
+        layout = self.raw_layouts[columns]
+        if layout is not None:
+            cells, template = layout
+            try:
+                return template % tuple(map(encode_basestring, cells(raw)))
+            except TypeError:  # a number, a list, a null: JSON rows may hold them
+                pass
+        return _canonical(raw)
 
     def _external_id(self, number: int, raw: dict[str, Any], material: str) -> tuple[str, Problem | None]:
         """The key column's value, or a hash of the row as stored."""
@@ -302,9 +344,102 @@ class Mapper:
             return "", Problem(number, "external_id", key[:40], reason)
         return key, None
 
-    def _shown(self, target: str, text: str) -> str:
-        """The value as a problem report may show it: never a whole ID number."""
-        return mask_tail(text) if target == "id_number" else text
+
+class _Cell(NamedTuple):
+    """A value of a column that is bad, or good with more to it than its JSON (a corrected VIN, an ID
+    number); a plain good value is just its JSON fragment (see ``_fragment``)."""
+
+    fragment: str
+    shown: str
+    """The value as a problem report (and, for the ID number, the stored raw row) may show it."""
+    reason: str = ""
+    """Why the value is bad (then it adds nothing), or empty."""
+    note: str = ""
+    """A correction to report though the value is kept (a VIN's look-alike letters)."""
+    id_hash: str = ""
+
+
+_Value = str | _Cell | None
+"""A column value normalised: its JSON fragment, a ``_Cell``, or None for a blank cell."""
+
+
+class _Memo(dict[Any, _Value]):
+    """Values of one column -> what they normalise to (see ``_Value``), computed on first sight."""
+
+    def __init__(self, compute: Callable[[Any], _Value]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key: Any) -> _Value:
+        found = self[key] = self.compute(key)
+        return found
+
+
+def _bound(memo: dict[Any, Any]) -> None:
+    if len(memo) > MEMO_SIZE:
+        memo.clear()
+
+
+def _column(rows: list[NumberedRow], column: str) -> list[str]:
+    """A column's cells, each as the text it is read as (untrimmed text stays as sent: memo keys)."""
+    values: list[Any] = [row.get(column) for _, row in rows]
+    if set(map(type, values)) <= {str}:
+        return values
+    return [value if type(value) is str else _text(value) for value in values]
+
+
+def _normalize_cell(target: str, normalizer: Callable[[str], dict[str, Any]], value: str) -> _Value:
+    text = value.strip()
+    if not text:
+        return None
+    shown = mask_tail(text) if target == "id_number" else text  # never a whole ID number
+    try:
+        output = normalizer(text)
+    except ValueError as error:
+        return _Cell("", shown, str(error))
+    if target == "id_number":
+        return _Cell(_fragment(output), shown, id_hash=output["id_hash"])
+    if output.get("vin_corrected"):
+        return _Cell(_fragment(output), shown, note=f"corrected: {normalizers.vin_correction_note(text)}")
+    return _fragment(output)
+
+
+def _clean_place(key: tuple[str, ...]) -> str | _Cell | None:
+    """The cleaned address to parse (headed by the province and city cells when the address does not
+    name them), a ``_Cell`` saying why it is no address, or None for none at all."""
+    address = key[0].strip()
+    parts = (part.strip() for part in key[1:])
+    head = "".join(part for part in parts if part and part.rstrip("省市") not in address)
+    if not head + address:
+        return None
+    try:
+        return normalizers.clean_address(head + address)
+    except ValueError as error:
+        return _Cell("", head + address, str(error))
+
+
+def _raw_layout(columns: tuple[Any, ...]) -> tuple[Callable[[Any], tuple[Any, ...]], str] | None:
+    """How a raw row with these columns is written canonically: its cells in sorted key order into a
+    template of the keys (None for keys that are not all text: the encoder writes those)."""
+    if not columns or not all(type(column) is str for column in columns):
+        return None
+    order = sorted(columns)
+    keys = [encode_basestring(column).replace("%", "%%") + ":%s" for column in order]
+    if len(order) == 1:
+        return (lambda raw: (raw[order[0]],)), "{" + keys[0] + "}"
+    return itemgetter(*order), "{" + ",".join(keys) + "}"
+
+
+def _fragment(fields: Mapping[str, Any]) -> str:
+    """``fields`` as they stand inside the compact JSON object of a row (no field repeats across
+    targets, so joining fragments writes what encoding the merged dict would). Text by hand: the
+    encoder's set-up costs more than a small dict's encoding."""
+    try:
+        return ",".join(
+            [f"{encode_basestring(name)}:{encode_basestring(value)}" for name, value in fields.items()]
+        )
+    except TypeError:  # a number or a flag
+        return _COMPACT.encode(fields)[1:-1]
 
 
 def _cell_normalizers(id_key: bytes, date_format: str | None) -> dict[str, Callable[[str], dict[str, Any]]]:

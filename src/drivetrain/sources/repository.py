@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, Select, bindparam, cast, false, select
+from sqlalchemy import JSON, Connection, Dialect, Select, String, any_, bindparam, cast, false, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -79,48 +80,91 @@ class SourceRepository:
         """external_id -> row_hash of the records of ``source`` already stored, among ``external_ids``."""
         if not external_ids:
             return {}
+        if self.session.connection().dialect.name == "postgresql":  # one array, not a parameter a key
+            among = SourceRecord.external_id == any_(
+                bindparam("external_ids", type_=postgresql.ARRAY(String))
+            )
+        else:  # one expanding parameter: the keys bound as they are, not each made a literal first
+            among = SourceRecord.external_id.in_(bindparam("external_ids", expanding=True))
         stmt = select(SourceRecord.external_id, SourceRecord.row_hash).where(
-            SourceRecord.source_id == source.id, SourceRecord.external_id.in_(external_ids)
+            SourceRecord.source_id == source.id, among
         )
-        return {external_id: row_hash for external_id, row_hash in self.session.execute(stmt)}
+        found = self.session.execute(stmt, {"external_ids": list(external_ids)})
+        return {external_id: row_hash for external_id, row_hash in found}
 
-    def upsert_records(self, rows: list[dict[str, Any]]) -> None:
-        """Insert new records and replace changed ones, in one multi-row upsert: a row whose ``row_hash``
-        is unchanged is left alone (even if another import wrote it meanwhile).
+    def write_records(self, *, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+        """Insert ``new`` records (keys ``stored_hashes`` did not find in this transaction) and replace
+        ``changed`` ones by an upsert that leaves a row whose ``row_hash`` is unchanged alone (even if
+        another import wrote it meanwhile).
 
-        ``rows`` go to the driver as they are: ``raw`` and ``normalized`` already JSON text, times already
+        SQLite has one writer at a time, and a transaction whose snapshot is stale cannot write at all,
+        so a key not found is still new when the insert runs: a plain insert, which costs SQLite about
+        half an upsert. On PostgreSQL another import may have added the key since: new records go
+        through the upsert too.
+
+        Rows go to the driver as they are: ``raw`` and ``normalized`` already JSON text, times already
         bound (see ``bound_time``), since SQLAlchemy's per-row processing would cost more than the insert."""
-        if not rows:
-            return
         connection = self.session.connection()
-        sql, order = _upsert_sql(connection.dialect)
-        params: list[Any] = rows if order is None else list(map(itemgetter(*order), rows))
-        connection.exec_driver_sql(sql, params)
+        if connection.dialect.name == "sqlite":
+            _execute_many(connection, _insert_sql(connection.dialect), new)
+            _execute_many(connection, _upsert_sql(connection.dialect), changed)
+        else:
+            _execute_many(connection, _upsert_sql(connection.dialect), new + changed)
 
     def bound_time(self, at: datetime) -> Any:
-        """``at`` as the driver stores it in a record's time columns."""
+        """``at`` as the driver stores it in a record's time columns. For SQLite, the text sqlite3's
+        adapter makes of it (once here, not twice a row in the driver)."""
         dialect = self.session.connection().dialect
         processor = SourceRecord.__table__.c.updated_at.type.bind_processor(dialect)
-        return processor(at) if processor is not None else at
+        bound = processor(at) if processor is not None else at
+        if dialect.name != "sqlite":
+            return bound
+        adapter = sqlite3.adapters.get((type(bound), sqlite3.PrepareProtocol))
+        return adapter(bound) if adapter is not None else bound
+
+
+def _execute_many(
+    connection: Connection, statement: tuple[str, tuple[str, ...] | None], rows: list[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    sql, order = statement
+    params: list[Any] = rows if order is None else list(map(itemgetter(*order), rows))
+    connection.exec_driver_sql(sql, params)
+
+
+@lru_cache(maxsize=4)
+def _insert_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """A plain multi-row insert of records, compiled once (see ``_compiled``)."""
+    return _compiled(_insert(dialect), dialect)
 
 
 @lru_cache(maxsize=4)
 def _upsert_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
-    """The upsert for this dialect, compiled once, with the order of its parameters when positional."""
-    columns = SourceRecord.__table__.c
-    # The link to a customer is identity resolution's to set: an import neither sets nor clears it.
-    values: dict[str, Any] = {c.name: bindparam(c.name) for c in columns if c.name != "customer_id"}
-    stmt: postgresql.Insert | sqlite.Insert
-    if dialect.name == "postgresql":
-        values |= {name: cast(bindparam(name), JSON) for name in ("raw", "normalized")}
-        stmt = postgresql.insert(SourceRecord).values(values)
-    else:
-        stmt = sqlite.insert(SourceRecord).values(values)
+    """The upsert for this dialect, compiled once."""
+    stmt = _insert(dialect)
     stmt = stmt.on_conflict_do_update(
         index_elements=["source_id", "external_id"],
         set_={name: stmt.excluded[name] for name in UPDATED_ON_CHANGE},
         where=SourceRecord.row_hash != stmt.excluded.row_hash,
     )
+    return _compiled(stmt, dialect)
+
+
+def _insert(dialect: Dialect) -> postgresql.Insert | sqlite.Insert:
+    columns = SourceRecord.__table__.c
+    # The link to a customer is identity resolution's to set: an import neither sets nor clears it.
+    values: dict[str, Any] = {c.name: bindparam(c.name) for c in columns if c.name != "customer_id"}
+    if dialect.name == "postgresql":
+        values |= {name: cast(bindparam(name), JSON) for name in ("raw", "normalized")}
+        return postgresql.insert(SourceRecord).values(values)
+    return sqlite.insert(SourceRecord).values(values)
+
+
+def _compiled(
+    stmt: postgresql.Insert | sqlite.Insert, dialect: Dialect
+) -> tuple[str, tuple[str, ...] | None]:
+    """The statement's SQL, with the order of its parameters when the driver takes them by position."""
     compiled = stmt.compile(dialect=dialect)
     order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
     return compiled.string, order
