@@ -659,6 +659,7 @@ APPROVAL_ASKS = (
     (ApprovalKind.EXTENDED_WARRANTY, (2_000, 6_000), "同一故障第三次进店，申请赠送一年延保"),
     (ApprovalKind.RETURN, (90_000, 200_000), "新车七日内变速箱故障，车主要求退车"),
 )
+SURVEY_COMMENTS = (None, "处理及时，态度很好", "问题解决了，但等得有点久", "希望以后少出这种问题")
 SURVEY_TOKEN = re.compile(r"/survey/([A-Za-z0-9_-]+)")
 
 
@@ -700,16 +701,23 @@ def _seed_demo_approvals(session: Session, rng: random.Random) -> None:
 
 
 def _answer_demo_surveys(session: Session, rng: random.Random) -> None:
+    """Owners answer within two days of the message, before the link expires (cases resolved weeks
+    ago sent theirs then); the clock goes back to where it was afterwards."""
     sent = session.scalars(
         select(OutboxMessage).where(OutboxMessage.topic.in_(("sms.send", "wecom.customer_message")))
     ).all()
-    for message in sent:
-        found = SURVEY_TOKEN.search(json.dumps(message.payload))
-        if found is None or rng.random() > 0.7:
-            continue
-        score = rng.choices((5, 4, 3, 2, 1), weights=(45, 30, 12, 8, 5))[0]
-        comment = rng.choice((None, "处理及时，态度很好", "问题解决了，但等得有点久", "希望以后少出这种问题"))
-        csat.answer(session, token=found.group(1), score=score, comment=comment)
+    now = clock.now()
+    try:
+        for message in sent:
+            found = SURVEY_TOKEN.search(json.dumps(message.payload))
+            if found is None or rng.random() > 0.7:
+                continue
+            score = rng.choices((5, 4, 3, 2, 1), weights=(45, 30, 12, 8, 5))[0]
+            comment = rng.choice(SURVEY_COMMENTS)
+            clock.freeze(min(now, message.created_at + timedelta(hours=rng.randint(1, 48))))
+            csat.answer(session, token=found.group(1), score=score, comment=comment)
+    finally:
+        clock.freeze(now)
 
 
 def _settle_demo_case(session: Session, hq: AuthSubject, case: Case, rng: random.Random) -> None:
