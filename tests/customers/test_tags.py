@@ -19,7 +19,7 @@ from drivetrain.customers import service as customer_service
 from drivetrain.customers.models import Customer, TimelineEvent, Vehicle
 from drivetrain.customers.schemas import OwnershipTransfer, VehicleCreate
 from drivetrain.customers.segment_models import CustomerValue, SegmentRun
-from drivetrain.customers.segments_tasks import SegmentRefresh, recompute
+from drivetrain.customers.segments_tasks import recompute, segment_refresh
 from drivetrain.customers.tags import Rule
 from drivetrain.db import Database, unit_of_work
 from drivetrain.jobs.worker import Worker
@@ -286,7 +286,7 @@ def test_a_rule_tag_is_never_set_or_cleared_by_hand(session: Session, world: Wor
 
 def test_worker_sweeper_recomputes_at_most_once_per_period(committed_db: Database) -> None:
     """Registered with the worker, it runs on the first pass, then waits out its period."""
-    sweeper = SegmentRefresh(every=timedelta(minutes=10))
+    sweeper = segment_refresh(every=timedelta(minutes=10))
     clock.freeze(NOW)
     try:
         with unit_of_work(committed_db) as session:

@@ -19,7 +19,7 @@ from drivetrain.org.models import Series
 from drivetrain.quality import service
 from drivetrain.quality.models import DefectAlert
 from drivetrain.quality.service import RefreshResult, refresh_alerts
-from drivetrain.quality.tasks import AlertRefresh
+from drivetrain.quality.tasks import alert_refresh
 from tests.quality.conftest import SERIES, Cars, Complain
 from tests.world import World
 
@@ -193,7 +193,7 @@ def test_triage_needs_the_permission_a_note_and_an_open_alert(
 def test_the_worker_recounts_every_few_minutes(
     db: Database, session: Session, cars: Cars, complain: Complain, now: datetime
 ) -> None:
-    refresh = AlertRefresh(every=timedelta(minutes=5))
+    refresh = alert_refresh(every=timedelta(minutes=5))
     worker = Worker(db=db, sweepers=[refresh])
     assert worker.run_until_idle() == 0
     for days_ago, vin in enumerate(cars(5), start=1):

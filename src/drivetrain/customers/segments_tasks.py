@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from drivetrain.customers import tags, tiers
 from drivetrain.customers.models import Customer, Ownership, TimelineEvent, Vehicle
 from drivetrain.customers.segment_models import SegmentCandidate, SegmentRun
-from drivetrain.db import Database, unit_of_work
+from drivetrain.jobs.periodic import Periodic
 from drivetrain.kit import clock
 from drivetrain.kit.ids import new_id
 
@@ -146,28 +146,13 @@ def last_run(session: Session) -> SegmentRun | None:
     return session.get(SegmentRun, RUN_KEY)
 
 
-@dataclass
-class SegmentRefresh:
-    """A sweeper (``(db, worker_id) -> rows acted on``) that recomputes at most once per ``every``."""
-
-    every: timedelta = REFRESH_EVERY
-    last_run: datetime | None = None
-
-    def due(self, now: datetime) -> bool:
-        """Due when never run, ``every`` has passed, or the clock went back (tests move it)."""
-        return self.last_run is None or not self.last_run <= now < self.last_run + self.every
-
-    def __call__(self, db: Database, _worker_id: str) -> int:
-        now = clock.now()
-        if not self.due(now):
-            return 0
-        self.last_run = now
-        try:
-            with unit_of_work(db) as session:
-                return recompute(session, now=now).customers
-        except Exception:
-            log.exception("recomputing tags and tiers failed; retrying in %s", self.every)
-            return 0
+def _recompute(session: Session, now: datetime) -> int:
+    return recompute(session, now=now).customers
 
 
-sweep_segments = SegmentRefresh()
+def segment_refresh(every: timedelta = REFRESH_EVERY) -> Periodic:
+    """The worker's sweeper: an incremental recompute at most once per ``every``."""
+    return Periodic(_recompute, every, "recomputing tags and tiers")
+
+
+sweep_segments = segment_refresh()

@@ -19,9 +19,7 @@ from drivetrain.customers.models import (
     ContactKind,
     ContactPoint,
     Customer,
-    CustomerTag,
     Ownership,
-    Tag,
     TimelineEvent,
     Vehicle,
 )
@@ -183,7 +181,7 @@ def create_customer(
     for consent in data.consents:
         record_consent(session, subject, customer, consent, audited=False)
     if data.tags:
-        add_tags(session, subject, customer, data.tags, audited=False)
+        tags.add_manual_tags(session, subject, customer, data.tags, audited=False)
     add_timeline(
         session,
         customer_id=customer.id,
@@ -306,63 +304,6 @@ def record_consent(
             changes={f"consent.{data.purpose}.{data.channel}": [None, data.status]},
         )
     return consent
-
-
-def _tag_ids(session: Session, names: list[str]) -> dict[str, str]:
-    existing = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).all())
-    for name in names:
-        if name not in existing:
-            tag = Tag(name=name)
-            session.add(tag)
-            session.flush()
-            existing[name] = tag.id
-    return existing
-
-
-def add_tags(
-    session: Session, subject: AuthSubject, customer: Customer, names: list[str], *, audited: bool = True
-) -> None:
-    subject.require(Permission.CUSTOMERS_WRITE)
-    tags.refuse_rule_tags(session, names, "tags")
-    ids = _tag_ids(session, names)
-    held = set(session.scalars(select(CustomerTag.tag_id).where(CustomerTag.customer_id == customer.id)))
-    new = [name for name in names if ids[name] not in held]
-    session.add_all(
-        CustomerTag(customer_id=customer.id, tag_id=ids[n], added_by=subject.user_id or None) for n in new
-    )
-    session.flush()
-    if new and audited:
-        audit.record(
-            session,
-            subject,
-            action="customer.tag",
-            entity_type="customer",
-            entity_id=customer.id,
-            dealer_id=customer.dealer_id,
-            changes={"tags": [None, new]},
-        )
-
-
-def remove_tag(session: Session, subject: AuthSubject, customer: Customer, name: str) -> None:
-    subject.require(Permission.CUSTOMERS_WRITE)
-    tags.refuse_rule_tags(session, [name], "tag")
-    link = session.scalar(
-        select(CustomerTag)
-        .join(Tag, Tag.id == CustomerTag.tag_id)
-        .where(CustomerTag.customer_id == customer.id, Tag.name == name)
-    )
-    if link is None:
-        return  # already gone: DELETE is idempotent
-    session.delete(link)
-    audit.record(
-        session,
-        subject,
-        action="customer.untag",
-        entity_type="customer",
-        entity_id=customer.id,
-        dealer_id=customer.dealer_id,
-        changes={"tags": [name, None]},
-    )
 
 
 @dataclass(frozen=True)

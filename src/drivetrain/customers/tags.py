@@ -360,9 +360,10 @@ def refuse_rule_tags(session: Session, names: list[str], field: str) -> None:
 
 
 def add_manual_tags(
-    session: Session, subject: AuthSubject, customer: Customer, names: list[str]
+    session: Session, subject: AuthSubject, customer: Customer, names: list[str], *, audited: bool = True
 ) -> list[str]:
-    """Tag a customer by hand; the names newly added (audited). A rule tag's name is refused."""
+    """Tag a customer by hand; the names newly added (audited, unless the caller audits the whole
+    change, as creating a customer does). A rule tag's name is refused."""
     subject.require(Permission.CUSTOMERS_WRITE)
     refuse_rule_tags(session, names, "tags")
     ids = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).all())
@@ -378,7 +379,7 @@ def add_manual_tags(
         CustomerTag(customer_id=customer.id, tag_id=ids[n], added_by=subject.user_id or None) for n in new
     )
     session.flush()
-    if new:
+    if new and audited:
         audit.record(
             session,
             subject,
