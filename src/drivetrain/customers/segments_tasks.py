@@ -14,7 +14,6 @@ worker running at the same moment skip instead of doing the same work.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +29,6 @@ from drivetrain.jobs.periodic import Periodic
 from drivetrain.kit import clock
 from drivetrain.kit.ids import new_id
 
-log = logging.getLogger(__name__)
 RUN_KEY = "segments"
 OVERLAP = timedelta(minutes=2)
 REFRESH_EVERY = timedelta(minutes=10)
