@@ -60,6 +60,14 @@ def insurer(session: Session) -> Source:
     return _source(session, "insurer", SourceType.INSURANCE, 60)
 
 
+def test_a_returning_owner_s_second_car_links_to_them(session: Session, world: World, dms: Source) -> None:
+    """The DMS's sale of a new car to 张伟 (cust_a1): same name and phone, another VIN."""
+    _send(session, dms, {"external_id": "N1", "name": "张伟", "phone": "13800000001", "vin": vin_for(902)})
+    run = run_resolution(session, SYSTEM, CONFIG)
+    assert _customer_of(session, dms, "N1").id == world.customers["cust_a1"]
+    assert run.customers_created == 0
+
+
 def test_a_record_of_an_existing_customer_links_to_them(session: Session, world: World, dms: Source) -> None:
     _send(session, dms, {"external_id": "D1", "name": "張偉", "phone": "138-0000-0001", "vin": vin_for(1)})
     run = run_resolution(session, SYSTEM, CONFIG)

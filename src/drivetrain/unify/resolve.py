@@ -63,6 +63,9 @@ DEFAULT_M_U: dict[tuple[str, str], tuple[float, float]] = {
     ("address", "different"): (0.05, 0.984),
     ("city", "same"): (0.98, 0.054),
     ("city", "different"): (0.02, 0.946),
+    # An owner's records name each of their cars: a second car is common, so a different VIN says
+    # less against a match than a different phone does.
+    ("vin", "different"): (0.35, 0.99997),
     ("*", "same"): (0.88, 3e-5),  # phone, VIN, WeChat id, ID, e-mail, plate
     ("*", "different"): (0.12, 0.99997),
 }
