@@ -303,7 +303,7 @@ class ResolutionRepository:
                 .join(Source, Source.id == SourceRecord.source_id)
                 .where(SourceRecord.customer_id == customer_id)
                 .order_by(SourceRecord.updated_at.desc(), SourceRecord.id)
-            ).tuples()
+            )
         ]
 
     # --- merges -------------------------------------------------------------------------------
