@@ -10,16 +10,17 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from drivetrain.kit.ids import is_id
 from drivetrain.sources import mapping, normalizers
 from drivetrain.sources.mapping import IDENTITY_MAPPING, KeyLedger, MappedBatch, Mapper
 from drivetrain.sources.models import Source, SourceRecord
+from drivetrain.sources.repository import SourceRepository
 from drivetrain.sources.service import record_ids
 from tests.sources.conftest import Importer, export_csv
-from tests.world import vin_for
+from tests.world import World, vin_for
 
 KEY = b"test-key"
 VIN = vin_for(42)
@@ -133,3 +134,45 @@ def test_new_and_changed_records_are_written_and_the_collector_unfrozen(
     assert after["P00007"].last_import_id == second.run.id and after["P00008"].last_import_id == first.run.id
     assert after["P00007"].first_seen_at == stored["P00007"].first_seen_at
     assert after["P09999"].last_import_id == second.run.id
+
+
+def test_a_changed_record_keeps_its_customer_and_a_record_whose_hash_is_stored_is_left_alone(
+    session: Session, world: World, dms: Source, import_file: Importer
+) -> None:
+    rows = [[f"P{n}", "顾客", f"1380000000{n}", "", "", "杭州市滨江区", "", ""] for n in range(2)]
+    first = import_file(dms, "two.csv", export_csv(rows))
+    before = _records(session, dms)
+    linked, stale = before["P0"], before["P1"]
+    customer = world.customers["cust_a1"]
+    session.execute(update(SourceRecord).where(SourceRecord.id == linked.id).values(customer_id=customer))
+    rows[0][5] = "宁波市鄞州区"
+    second = import_file(dms, "two.csv", export_csv(rows))
+    # Another import may have stored this very row meanwhile: given as changed, it is not written again.
+    repository = SourceRepository(session)
+    repository.write_records(
+        new=[],
+        changed=[
+            {
+                "id": record_ids(1)[0],
+                "source_id": dms.id,
+                "external_id": "P1",
+                "raw": "{}",
+                "normalized": "{}",
+                "row_hash": stale.row_hash,
+                "first_seen_at": repository.bound_time(stale.updated_at),
+                "updated_at": repository.bound_time(stale.updated_at),
+                "last_import_id": second.run.id,
+            }
+        ],
+    )
+    session.expire_all()
+    after = _records(session, dms)
+    changed, unchanged = after["P0"], after["P1"]
+    assert (changed.id, changed.customer_id, changed.normalized["city"]) == (linked.id, customer, "宁波市")
+    assert changed.last_import_id == second.run.id and changed.first_seen_at == linked.first_seen_at
+    assert (unchanged.id, unchanged.raw, unchanged.last_import_id) == (stale.id, stale.raw, first.run.id)
+
+
+def _records(session: Session, source: Source) -> dict[str, SourceRecord]:
+    stmt = select(SourceRecord).where(SourceRecord.source_id == source.id)
+    return {record.external_id: record for record in session.scalars(stmt)}
