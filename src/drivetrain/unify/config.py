@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ENGINES = ("duckdb", "spark")
+REQUIRED_COLUMNS = ("record_id", "source", "name", "phone", "vin", "address", "city", "wechat_id")
+OPTIONAL_COLUMNS = ("id_number", "email", "plate", "id_hash", "pinned_key")
+"""The resolver's input. ``id_hash``: an ID number already hashed (stored records keep only that);
+``pinned_key``: the customer a record must stay with (what Drivetrain itself holds about an existing
+customer)."""
 
 
 @dataclass(frozen=True)

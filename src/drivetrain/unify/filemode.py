@@ -19,8 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from drivetrain.unify.config import ResolveConfig
-from drivetrain.unify.normalize import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from drivetrain.unify.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ResolveConfig
 from drivetrain.unify.resolve import connect, resolve
 
 _CHUNK = 1 << 20

@@ -19,11 +19,8 @@ import pyarrow as pa
 
 from drivetrain.kit.names import normalize_name, parse_salutation, pinyin_of, split_surname, t2s_table
 from drivetrain.kit.phone import normalize_phone
+from drivetrain.unify.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
-REQUIRED_COLUMNS = ("record_id", "source", "name", "phone", "vin", "address", "city", "wechat_id")
-OPTIONAL_COLUMNS = ("id_number", "email", "plate", "id_hash", "pinned_key")
-"""``id_hash``: an ID number already hashed (stored records keep only that); ``pinned_key``: the
-customer a record must stay with (what Drivetrain itself holds about an existing customer)."""
 # Normalised columns the matcher reads, besides rid / record_id / source.
 NAME_COLUMNS = ("name_full", "name_key", "surname_key", "gender")
 IDENTIFIER_COLUMNS = ("phone", "vin", "wechat_id", "id_hash", "email", "plate")

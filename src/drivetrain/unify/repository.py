@@ -20,25 +20,14 @@ from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
 from drivetrain.org.models import Dealer
 from drivetrain.sources.models import Source, SourceRecord
+from drivetrain.unify.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from drivetrain.unify.golden import SourceFacts
 from drivetrain.unify.models import CustomerMerge, MatchReview, ResolutionRun, ReviewStatus
 
 CRM_PREFIX = "crm:"
 DRIVETRAIN_SOURCE_NAME = "drivetrain"
-RECORD_COLUMNS = (
-    "record_id",
-    "source",
-    "name",
-    "phone",
-    "vin",
-    "address",
-    "city",
-    "wechat_id",
-    "email",
-    "plate",
-    "id_hash",
-    "pinned_key",
-)
+RECORD_COLUMNS = REQUIRED_COLUMNS + tuple(c for c in OPTIONAL_COLUMNS if c != "id_number")
+"""What resolution reads of a stored record: ID numbers are stored only as their hash."""
 
 
 def crm_ref(customer_id: str) -> str:
