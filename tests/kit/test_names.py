@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from drivetrain.kit.names import (
@@ -22,6 +22,7 @@ NAMES = st.text(HAN, min_size=1, max_size=4)
 
 
 @given(st.text(max_size=12))
+@example("a\u3000\u0301")  # a dropped space between a letter and its accent
 def test_normalize_name_is_idempotent(raw: str) -> None:
     once = normalize_name(raw)
     assert normalize_name(once) == once

@@ -142,8 +142,8 @@ def normalize_name(raw: str) -> str:
     text = _DROPPED.sub("", unicodedata.normalize("NFKC", raw)).translate(t2s_table())
     if _is_han_text(text):
         return _MIDDLE_DOTS.sub("·", text)
-    lowered = text.lower()
-    return lowered if lowered == text else unicodedata.normalize("NFKC", lowered)  # lower() may decompose
+    # Composed again: dropping a space may join a letter to its accent, and lower() may decompose.
+    return unicodedata.normalize("NFKC", text.lower())
 
 
 def split_surname(name: str) -> tuple[str, str]:
