@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import StaticPool
@@ -173,3 +173,45 @@ def unit_of_work(db: Database | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_BULK_ROWS = "drivetrain.bulk_rows"
+_PendingRows = dict[tuple[type[Base], tuple[str, ...]], list[dict[str, Any]]]  # by table and columns
+
+
+def append_row(session: Session, model: type[Base], **values: Any) -> None:
+    """Add a row nothing in the transaction reads back: history, audit, timeline, events, outbox.
+
+    Normally an ORM object added to the session. Inside ``bulk_rows`` the row waits as a dict and
+    goes in with the others of its table in one INSERT: a batch of lead captures writes hundreds of
+    these, and the ORM's bookkeeping per object costs far more than the database does.
+    """
+    pending: _PendingRows | None = session.info.get(_BULK_ROWS)
+    if pending is None:
+        session.add(model(**values))
+    else:
+        pending.setdefault((model, tuple(values)), []).append(values)
+
+
+@contextmanager
+def bulk_rows(session: Session) -> Iterator[None]:
+    """Rows from ``append_row`` in the block are inserted at its end, after a flush of the ORM
+    objects they may refer to (a customer, a lead); column defaults apply as for objects."""
+    pending: _PendingRows = {}
+    session.info[_BULK_ROWS] = pending
+    try:
+        yield
+    finally:
+        session.info.pop(_BULK_ROWS, None)
+    session.flush()
+    for (model, attributes), rows in pending.items():
+        columns = _column_names(model, attributes)
+        if columns != attributes:
+            rows = [dict(zip(columns, row.values(), strict=True)) for row in rows]
+        table = cast(Table, model.__table__)
+        session.execute(insert(table), rows)  # Core, not the ORM's bulk path: no work per row
+
+
+def _column_names(model: type[Base], attributes: tuple[str, ...]) -> tuple[str, ...]:
+    mapper = inspect(model)
+    return tuple(mapper.get_property(name).columns[0].name for name in attributes)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from drivetrain.db import Database
+from drivetrain.db import Database, bulk_rows
 from drivetrain.integrations.wecom.client import FakeWeCom, WeComError, text_message_body
 from drivetrain.jobs import events, outbox
 from drivetrain.jobs.broker import Broker
@@ -46,6 +46,34 @@ def test_a_rolled_back_change_publishes_nothing(db: Database, world: World) -> N
         events.publish(session, "lead.assigned", recipients=[me], payload={"n": 1})
         session.rollback()
         assert events.latest_event_id(session, me) == before
+
+
+def test_bulk_rows_land_together_at_the_end_of_the_block(
+    session: Session, world: World, empty_outbox: None
+) -> None:
+    """Inside ``bulk_rows`` appended rows wait for the block's end, then go in with their defaults
+    (ids, status) as objects would; what the block did meanwhile is unaffected."""
+    me = world.users["sc_a1"].id
+    start = events.latest_event_id(session, me)
+    with bulk_rows(session):
+        for n in range(3):
+            events.publish(session, "lead.assigned", recipients=[me], payload={"n": n})
+        outbox.enqueue(session, "sms.send", {"to": "+8613800000000"})
+        assert events.events_after(session, me, start) == []
+    assert [e.payload["n"] for e in events.events_after(session, me, start)] == [0, 1, 2]
+    message = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending")).one()
+    assert message.topic == "sms.send" and len(message.id) == 26 and message.attempts == 0
+
+
+def test_bulk_rows_write_nothing_when_the_block_fails(session: Session, world: World) -> None:
+    me = world.users["sc_a1"].id
+    start = events.latest_event_id(session, me)
+    with pytest.raises(RuntimeError), bulk_rows(session):
+        events.publish(session, "lead.assigned", recipients=[me], payload={"n": 1})
+        raise RuntimeError("the batch failed")
+    events.publish(session, "lead.assigned", recipients=[me], payload={"n": 2})  # back to one object
+    session.flush()
+    assert [e.payload["n"] for e in events.events_after(session, me, start)] == [2]
 
 
 def test_broker_wakes_only_the_recipients() -> None:
@@ -84,8 +112,9 @@ def test_failures_back_off_then_go_dead(
     db: Database, session: Session, empty_outbox: None, frozen_clock
 ) -> None:
     fake = FakeWeCom(known_userids={"someone_else"})
-    message = outbox.enqueue(session, "wecom.app_message", {"to": ["ghost"], "text": "hi"})
+    outbox.enqueue(session, "wecom.app_message", {"to": ["ghost"], "text": "hi"})
     session.commit()
+    message = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending")).one()
     deliver = {"wecom.app_message": lambda p: fake.send_text(to_userids=p["to"], content=p["text"])}
     for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
         assert outbox.deliver_due(db, deliver, worker_id="w") == 1
@@ -112,9 +141,9 @@ def test_fake_wecom_answers_like_wecom() -> None:
 
 
 def test_unknown_topic_is_recorded_not_lost(db: Database, session: Session, empty_outbox: None) -> None:
-    message = outbox.enqueue(session, "sms.send", {"to": "+8613800000000"})
+    outbox.enqueue(session, "sms.send", {"to": "+8613800000000"})
     session.commit()
     outbox.deliver_due(db, {}, worker_id="w")
     session.expire_all()
-    row = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message.id))
+    row = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "sms.send")).one()
     assert row is not None and row.status == "pending" and "no deliverer" in (row.last_error or "")

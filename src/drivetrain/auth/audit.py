@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import AuditEntry
 from drivetrain.auth.subject import AuthSubject
+from drivetrain.db import append_row
 
 REDACTED_FIELDS = frozenset({"password_hash", "id_number_hash", "token_hash"})
 
@@ -44,8 +45,10 @@ def record(
     entity_id: str,
     dealer_id: str | None = None,
     changes: dict[str, Any] | None = None,
-) -> AuditEntry:
-    entry = AuditEntry(
+) -> None:
+    append_row(
+        session,
+        AuditEntry,
         actor_id=subject.user_id or None,
         token_id=subject.token_id,
         via=subject.via,
@@ -55,5 +58,3 @@ def record(
         dealer_id=dealer_id,
         changes=changes or {},
     )
-    session.add(entry)
-    return entry

@@ -32,6 +32,7 @@ from drivetrain.customers.schemas import (
     VehicleCreate,
     VehicleUpdate,
 )
+from drivetrain.db import append_row
 from drivetrain.kit import clock
 from drivetrain.kit.address import parse_address
 from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
@@ -67,9 +68,11 @@ def add_timeline(
     actor: AuthSubject | None = None,
     dealer_id: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> TimelineEvent:
+) -> None:
     """Other domains call this to put what happened on the customer's 360 timeline."""
-    event = TimelineEvent(
+    append_row(
+        session,
+        TimelineEvent,
         customer_id=customer_id,
         kind=kind,
         summary=summary,
@@ -78,8 +81,6 @@ def add_timeline(
         actor_id=actor.user_id if actor and actor.user_id else None,
         at=clock.now(),
     )
-    session.add(event)
-    return event
 
 
 def _dealer_for(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from drivetrain.db import append_row
 from drivetrain.jobs.broker import remember_recipients
 from drivetrain.jobs.models import Event
 from drivetrain.kit import clock
@@ -17,10 +18,8 @@ def publish(
     session: Session, event_type: str, *, recipients: Iterable[str | None], payload: dict[str, Any]
 ) -> None:
     targets = sorted({r for r in recipients if r})
-    session.add_all(
-        Event(type=event_type, recipient_id=recipient, payload=payload, at=clock.now())
-        for recipient in targets
-    )
+    for recipient in targets:
+        append_row(session, Event, type=event_type, recipient_id=recipient, payload=payload, at=clock.now())
     remember_recipients(session, targets)
 
 

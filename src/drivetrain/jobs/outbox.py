@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from drivetrain.db import Database, unit_of_work
+from drivetrain.db import Database, append_row, unit_of_work
 from drivetrain.jobs.claims import claim_due
 from drivetrain.jobs.models import OutboxMessage
 from drivetrain.kit import clock
@@ -25,10 +25,9 @@ CLAIM_LEASE = timedelta(minutes=2)
 Deliverer = Callable[[dict[str, Any]], None]
 
 
-def enqueue(session: Session, topic: str, payload: dict[str, Any]) -> OutboxMessage:
-    message = OutboxMessage(topic=topic, payload=payload, due_at=clock.now(), created_at=clock.now())
-    session.add(message)
-    return message
+def enqueue(session: Session, topic: str, payload: dict[str, Any]) -> None:
+    now = clock.now()
+    append_row(session, OutboxMessage, topic=topic, payload=payload, due_at=now, created_at=now)
 
 
 def retry_delay(attempts: int) -> timedelta:

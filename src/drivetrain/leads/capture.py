@@ -25,6 +25,7 @@ from drivetrain.customers.models import ConsentChannel, ConsentPurpose, ConsentS
 from drivetrain.customers.repository import CustomerFilter, CustomerRepository
 from drivetrain.customers.schemas import ConsentIn, CustomerCreate
 from drivetrain.customers.service import add_timeline, create_customer, record_consent
+from drivetrain.db import append_row, bulk_rows
 from drivetrain.kit import clock
 from drivetrain.kit.address import coordinates_of, parse_address
 from drivetrain.kit.errors import Conflict, DomainError, InvalidInput
@@ -87,14 +88,13 @@ def capture_many(session: Session, requests: list[CaptureRequest]) -> list[Captu
     """
     batch = _Batch.prefetch(session, requests)
     outcomes: list[CaptureOutcome] = []
-    with session.no_autoflush:
+    with session.no_autoflush, bulk_rows(session):
         for request in requests:
             try:
                 outcomes.append(batch.capture_one(request))
             except DomainError as error:
                 outcomes.append(error)
         batch.persist_turns()
-    session.flush()
     return outcomes
 
 
@@ -298,17 +298,17 @@ class _Batch:
         return made
 
     def _add_touch(self, lead: Lead, data: LeadCreate) -> None:
-        self.session.add(
-            LeadTouch(
-                lead_id=lead.id,
-                at=clock.now(),
-                channel=data.channel.value,
-                campaign=data.campaign,
-                click_id=data.click_id,
-                source_ref=data.source_ref,
-                utm=data.utm or {},
-                note=data.note,
-            )
+        append_row(
+            self.session,
+            LeadTouch,
+            lead_id=lead.id,
+            at=clock.now(),
+            channel=data.channel.value,
+            campaign=data.campaign,
+            click_id=data.click_id,
+            source_ref=data.source_ref,
+            utm=data.utm or {},
+            note=data.note,
         )
         if data.source_ref:
             self.by_source_ref[(data.channel.value, data.source_ref)] = lead

@@ -141,20 +141,22 @@ class LeadRepository:
 
     def consultants_at(self, dealer_id: str) -> list[tuple[User, bool, float, int]]:
         """(consultant, on duty, weight, open leads) for the active sales consultants of a dealer."""
-        open_counts = (
-            select(Lead.consultant_id, func.count().label("n"))
-            .where(Lead.dealer_id == dealer_id, Lead.stage.in_(OPEN_STAGES))
-            .group_by(Lead.consultant_id)
-            .subquery()
-        )
-        rows = self.session.execute(
-            select(User, ConsultantDuty.on_duty, ConsultantDuty.weight, open_counts.c.n)
+        staff = (
+            select(User, ConsultantDuty.on_duty, ConsultantDuty.weight)
             .outerjoin(ConsultantDuty, ConsultantDuty.user_id == User.id)
-            .outerjoin(open_counts, open_counts.c.consultant_id == User.id)
             .where(User.dealer_id == dealer_id, User.role == Role.SALES_CONSULTANT, User.active.is_(True))
             .order_by(User.username)
         )
-        return [(user, on_duty is not False, weight or 1.0, n or 0) for user, on_duty, weight, n in rows]
+        rows = self.session.execute(staff).all()
+        # Counted per consultant from the (consultant_id, stage) index alone: a busy dealer's open
+        # leads are never read row by row.
+        loads = self.session.execute(
+            select(Lead.consultant_id, func.count())
+            .where(Lead.consultant_id.in_([user.id for user, _, _ in rows]), Lead.stage.in_(OPEN_STAGES))
+            .group_by(Lead.consultant_id)
+        )
+        held: dict[str | None, int] = {consultant: count for consultant, count in loads}
+        return [(user, on is not False, weight or 1.0, held.get(user.id, 0)) for user, on, weight in rows]
 
     def store_manager_of(self, dealer_id: str) -> User | None:
         stmt = (

@@ -16,6 +16,7 @@ from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import Customer
 from drivetrain.customers.service import add_timeline
+from drivetrain.db import append_row
 from drivetrain.jobs import events, outbox
 from drivetrain.kit import clock
 from drivetrain.kit.calendar import add_business_time
@@ -104,16 +105,16 @@ def history(
     actor: AuthSubject | None = None,
     reason: str | None = None,
 ) -> None:
-    session.add(
-        LeadHistory(
-            lead_id=lead.id,
-            at=clock.now(),
-            kind=kind,
-            from_value=from_value,
-            to_value=to_value,
-            actor_id=actor.user_id if actor and actor.user_id else None,
-            reason=reason,
-        )
+    append_row(
+        session,
+        LeadHistory,
+        lead_id=lead.id,
+        at=clock.now(),
+        kind=kind,
+        from_value=from_value,
+        to_value=to_value,
+        actor_id=actor.user_id if actor and actor.user_id else None,
+        reason=reason,
     )
 
 
