@@ -90,7 +90,7 @@ def test_form_is_public_and_sets_its_token_cookie(app: TestClient) -> None:
 def test_good_submission_is_routed_with_consent_and_thanked(
     app: TestClient, session: Session, world: World
 ) -> None:
-    answer = _submit(app)
+    answer = _submit(app, marketing="yes")
     assert answer.status_code == 200, answer.text
     assert "销售顾问将尽快致电" in answer.text
     assert world.dealers["A1"].name in answer.text
@@ -103,6 +103,17 @@ def test_good_submission_is_routed_with_consent_and_thanked(
     ]
     entry = session.scalar(select(AuditEntry).where(AuditEntry.entity_id == lead.id))
     assert entry is not None and (entry.via, entry.actor_id) == ("public", None)
+
+
+def test_marketing_is_asked_apart_and_never_assumed(app: TestClient, session: Session) -> None:
+    """Agreeing to be called about the test drive is not agreeing to marketing (PIPL: no bundling)."""
+    page = app.get("/test-drive").text
+    assert 'name="consent" value="yes" required' in page
+    assert re.search(r'name="marketing" value="yes"(?! required)>', page)
+    answer = _submit(app)
+    assert answer.status_code == 200, answer.text
+    [lead] = _form_leads(session)
+    assert _count(session, Consent, Consent.customer_id == lead.customer_id) == 0
 
 
 def test_the_same_form_posted_twice_is_one_lead(app: TestClient, session: Session) -> None:

@@ -73,7 +73,8 @@ class DriveRequest(BaseModel):
     address: str = Field(min_length=2, max_length=200)
     series: str = Field(min_length=1, max_length=40)
     preferred_time: str = Field(default="", max_length=60)
-    consent: bool
+    consent: bool  # to be contacted about this test drive: required
+    marketing: bool = False  # news of models and offers: asked separately, never bundled with the above
 
     @field_validator("consent")
     @classmethod
@@ -98,6 +99,7 @@ def submit_test_drive(
     series: Annotated[str, Form()] = "",
     preferred_time: Annotated[str, Form()] = "",
     consent: Annotated[str, Form()] = "",
+    marketing: Annotated[str, Form()] = "",
     website: Annotated[str, Form()] = "",
     form_token: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
@@ -108,6 +110,7 @@ def submit_test_drive(
         "series": series,
         "preferred_time": preferred_time,
         "consent": bool(consent),
+        "marketing": bool(marketing),
     }
     client = client_of(request)
     now = clock.now()
@@ -160,7 +163,7 @@ def _lead_data(form: DriveRequest, series: SeriesChoice, *, source_ref: str) -> 
         brand=series.brand,
         channel=Channel.TEST_DRIVE_FORM,
         source_ref=source_ref,
-        consent_marketing=form.consent,
+        consent_marketing=True if form.marketing else None,  # an unticked box withdraws nothing
         note=f"期望试驾时间：{form.preferred_time}" if form.preferred_time else None,
     )
 
@@ -197,7 +200,8 @@ def _form_page(
     english = locale_of(request) == "en"
     form_token = token or new_form_token()
     context = {
-        "values": {field: values.get(field, "") for field in FIELDS} | {"consent": values.get("consent")},
+        "values": {field: values.get(field, "") for field in FIELDS}
+        | {"consent": values.get("consent"), "marketing": values.get("marketing")},
         "errors": errors or {},
         "notice": notice,
         "notice_args": notice_args or {},
