@@ -5,9 +5,10 @@ person by mobile, fold a repeat into a touch on their open lead, route, notify, 
 
 A batch reads what all its requests need in a handful of queries before deciding anything, keeps
 the state routing changes (open-lead loads, the round-robin turn, leads just created) in memory
-while it decides them one by one in arrival order, and writes everything in one flush. So capture
-costs a few statements per batch instead of a few dozen per lead, and the HTTP endpoint can gather
-the requests that arrive together (see ``leads.intake_queue``).
+while it decides them one by one in arrival order, and writes everything at the end: one flush for
+the customers and leads, one INSERT per table for the rows nobody reads back (``db.bulk_rows``).
+So capture costs a few statements per batch instead of a few dozen per lead, and the HTTP endpoint
+can gather the requests that arrive together (see ``leads.intake_queue``).
 """
 
 from __future__ import annotations
