@@ -177,6 +177,12 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/lead-settings"): Global("the OEM's routing settings; no dealer data"),
     ("PUT", "/api/v1/lead-settings"): Global("the OEM's routing settings; HQ permission checked"),
     ("GET", "/api/v1/events"): OwnSubject("streams the caller's own events"),
+    ("GET", "/api/v1/tokens"): Global(
+        "tokens by account, not by customer; tests/auth/test_tokens.py walks every subject"
+    ),
+    ("DELETE", "/api/v1/tokens/{token_id}"): Global(
+        "tokens by account, not by customer; tests/auth/test_tokens.py tries every subject on every token"
+    ),
     ("GET", "/leads"): ListRoute(
         params=lambda w, k: {}, finds=lambda html, w, k: f"/leads/{w.leads[k]}" in html, console=True
     ),

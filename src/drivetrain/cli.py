@@ -1,4 +1,4 @@
-"""The ``drivetrain`` command: serve, migrate, demo, import, user, token."""
+"""The ``drivetrain`` command: serve, migrate, demo, import, user, token (create, list, revoke)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from drivetrain import demo
 from drivetrain import migrate as migrations
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.models import User
+from drivetrain.auth.repository import TokenRepository
 from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.cases.cli import classify_app
@@ -34,6 +35,7 @@ from drivetrain.db import database, unit_of_work
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit.errors import DomainError
 from drivetrain.kit.importing import ImportReport, read_records
+from drivetrain.kit.pagination import MAX_LIMIT, page_of
 from drivetrain.leads import importing as lead_imports
 from drivetrain.org.importer import import_dealers
 from drivetrain.quality.demo import seed_defect_signals
@@ -291,6 +293,43 @@ def create_token(
         plain, _ = auth_service.create_token(session, SYSTEM, user=user, name=name)
     console.print(f"token for {username} (shown once, store it now):")
     print(plain)
+
+
+@token_app.command("list")
+def list_tokens(
+    username: Annotated[str | None, typer.Option(help="Only this account's tokens")] = None,
+    include_revoked: Annotated[bool, typer.Option("--all", help="Revoked tokens too")] = False,
+) -> None:
+    """Tokens, newest first, one per line (tab-separated, for scripts): id, account, name,
+    the token's first characters, created and revoked (UTC)."""
+    print("id\taccount\tname\tprefix\tcreated\trevoked")
+    cursor: str | None = None
+    with unit_of_work() as session:
+        while True:
+            rows = TokenRepository(session).search(
+                SYSTEM, username=username, include_revoked=include_revoked, cursor=cursor, limit=MAX_LIMIT
+            )
+            page, cursor = page_of(rows, limit=MAX_LIMIT, id_of=lambda row: row[0].id)
+            for token, owner in page:
+                revoked = f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "-"
+                created = f"{token.created_at:%Y-%m-%d %H:%M}"
+                print(f"{token.id}\t{owner}\t{token.name}\t{token.prefix}\t{created}\t{revoked}")
+            if cursor is None:
+                break
+
+
+@token_app.command("revoke")
+def revoke_token(token_id: Annotated[str, typer.Argument(help="The token's id (see `token list`)")]) -> None:
+    """Revoke a token; servers stop accepting it within a few seconds."""
+    with unit_of_work() as session:
+        found = TokenRepository(session).get(SYSTEM, token_id)
+        if found is None:
+            raise _fail(f"no token {token_id}")
+        token = found[0]
+        owner = session.get(User, token.user_id)
+        assert owner is not None
+        changed = auth_service.revoke_token(session, SYSTEM, token, owner=owner)
+    console.print(f"revoked {token_id}" if changed else f"{token_id} was already revoked")
 
 
 if __name__ == "__main__":

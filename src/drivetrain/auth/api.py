@@ -1,15 +1,18 @@
-"""/api/v1/me and /api/v1/audit."""
+"""/api/v1/me, /api/v1/audit and /api/v1/tokens."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.repository import AuditRepository
+from drivetrain.auth import service
+from drivetrain.auth.deps import SessionDep, SubjectDep, forget_token
+from drivetrain.auth.models import User
+from drivetrain.auth.repository import AuditRepository, TokenRepository
 from drivetrain.auth.roles import Permission
-from drivetrain.auth.schemas import AuditEntryRead, MeRead
+from drivetrain.auth.schemas import AuditEntryRead, MeRead, TokenRead
+from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
 from drivetrain.kit.validators import Text
 
@@ -56,3 +59,49 @@ def audit_log(
         ],
         next_cursor=next_cursor,
     )
+
+
+@router.get("/tokens", summary="API tokens: your own, and those of the staff you manage")
+def list_tokens(
+    subject: SubjectDep,
+    session: SessionDep,
+    username: Annotated[Text | None, Query(max_length=60)] = None,
+    include_revoked: bool = False,
+    cursor: Annotated[Text | None, Query(max_length=60)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[TokenRead]:
+    rows = TokenRepository(session).search(
+        subject, username=username, include_revoked=include_revoked, cursor=cursor, limit=limit
+    )
+    items, next_cursor = page_of(rows, limit=limit, id_of=lambda row: row[0].id)
+    return Page(
+        items=[
+            TokenRead(
+                id=t.id,
+                name=t.name,
+                prefix=t.prefix,
+                username=name,
+                created_at=t.created_at,
+                revoked_at=t.revoked_at,
+            )
+            for t, name in items
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    summary="Revoke a token at once; revoking it again changes nothing",
+)
+def revoke_token(token_id: str, subject: SubjectDep, session: SessionDep) -> Response:
+    found = TokenRepository(session).get(subject, token_id)
+    if found is None:
+        raise NotFound("no such token")
+    token = found[0]
+    owner = session.get(User, token.user_id)
+    assert owner is not None  # the token row references it
+    service.revoke_token(session, subject, token, owner=owner)
+    forget_token(token.token_hash)
+    return Response(status_code=204)

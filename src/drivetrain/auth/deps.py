@@ -93,6 +93,11 @@ async def _token_subject(token: str) -> AuthSubject:
     return subject
 
 
+def forget_token(token_hash: str) -> None:
+    """Drop a revoked token from this process's cache; other processes drop it within the cache time."""
+    _token_subjects.pop(token_hash, None)
+
+
 def _read_token_subject(token: str) -> AuthSubject | None:
     """In a short read session of its own: taking the request's write session here would hold the
     (single SQLite) writer while the request waits for a worker thread, and a burst of requests

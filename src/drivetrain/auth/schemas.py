@@ -1,4 +1,4 @@
-"""API shapes for the signed-in subject and the audit log."""
+"""API shapes for the signed-in subject, the audit log and API tokens."""
 
 from __future__ import annotations
 
@@ -27,3 +27,14 @@ class AuditEntryRead(BaseModel):
     entity_type: str
     entity_id: str
     changes: dict[str, Any]
+
+
+class TokenRead(BaseModel):
+    """A token as listed: never the token itself, only the prefix it starts with."""
+
+    id: str
+    name: str
+    prefix: str
+    username: str
+    created_at: datetime
+    revoked_at: datetime | None

@@ -183,6 +183,24 @@ def create_token(session: Session, actor: AuthSubject, *, user: User, name: str)
     return plain, token
 
 
+def revoke_token(session: Session, actor: AuthSubject, token: ApiToken, *, owner: User) -> bool:
+    """Revoke a token now; False (and nothing written) when it already was. Requests already
+    holding its subject in a server's token cache keep it for at most ``TOKEN_CACHE_SECONDS``."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = clock.now()
+    audit.record(
+        session,
+        actor,
+        action="token.revoke",
+        entity_type="api_token",
+        entity_id=token.id,
+        dealer_id=owner.dealer_id,
+        changes={"revoked_at": [None, token.revoked_at.isoformat()]},
+    )
+    return True
+
+
 def subject_for_token(session: Session, plain: str) -> AuthSubject | None:
     if not plain.startswith(TOKEN_PREFIX):
         return None
