@@ -6,6 +6,7 @@ import random
 import signal
 import threading
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,15 +79,26 @@ def migrate() -> None:
     console.print(f"database at head: {database().url.split('@')[-1]}")
 
 
+class LogLevel(StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
+    log_level: Annotated[
+        LogLevel, typer.Option(envvar="DRIVETRAIN_LOG_LEVEL", help="warning: no line per request")
+    ] = LogLevel.INFO,
 ) -> None:
     """Serve the console and the API."""
     import uvicorn
 
-    uvicorn.run("drivetrain.app:create_app", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run("drivetrain.app:create_app", factory=True, host=host, port=port, log_level=log_level.value)
 
 
 @app.command()
