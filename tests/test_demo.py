@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.vin import normalize_vin
 from drivetrain.sources.models import SourceRecord
+from drivetrain.sources.normalizers import EVENT_KINDS
+from drivetrain.web.templating import LOCALES, catalog
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -133,4 +136,39 @@ def test_demo_sources_resolve_onto_the_demo_customers(tmp_path: Path) -> None:
     assert people == 300 + demo.DUPLICATE_REGISTRATIONS  # the owners registered twice are not merged…
     assert run.review_pairs >= demo.DUPLICATE_REGISTRATIONS  # …but queued for a person to decide
     assert expiring  # the renewal campaign's list is there from the start
+    db.dispose()
+
+
+def test_each_sold_car_has_one_purchase_on_its_owners_timeline(tmp_path: Path) -> None:
+    """The sale is the DMS's to tell: each car shows one purchase on its owner's timeline, and no other
+    event tells the sale again (the demo used to write its own "vehicle.purchased" beside the DMS's).
+    Every kind the whole demo writes has a label in both languages."""
+    db = _seeded(tmp_path / "purchases.db", seed=9, customers=120)
+    demo.seed_leads(db, count=15, rng=random.Random(9), now=NOW)
+    demo.seed_cases(db, count=10, rng=random.Random(9), now=NOW)
+    demo.seed_case_follow_up(db, rng=random.Random(9), now=NOW)
+    demo.seed_sources(db, rng=random.Random(9), now=NOW, people=1000)  # the DMS knows every car
+    with db.session(write=False) as session:
+        cars = session.execute(select(Vehicle.id, Vehicle.vin, Vehicle.owner_id)).all()
+        events = session.execute(
+            select(TimelineEvent.customer_id, TimelineEvent.kind, TimelineEvent.detail)
+        ).all()
+    vin_of = {car.id: car.vin for car in cars}
+    # the kinds of the events naming each car, and the purchases per (customer, car)
+    about: dict[str, Counter[str]] = {car.vin: Counter() for car in cars}
+    purchases: Counter[tuple[str, str | None]] = Counter()
+    for customer_id, kind, detail in events:
+        vin = detail.get("vin") or vin_of.get(detail.get("vehicle_id"))
+        if vin is not None:
+            about[vin][kind] += 1
+        if kind == "purchase":
+            purchases[customer_id, vin] += 1
+    assert len(cars) > 50
+    assert purchases == Counter((car.owner_id, car.vin) for car in cars)
+    assert {vin: kinds["purchase"] for vin, kinds in about.items()} == {car.vin: 1 for car in cars}
+    told = set().union(*about.values())
+    assert told <= {*EVENT_KINDS, "vehicle.registered"}, told - {*EVENT_KINDS}
+    kinds = {kind for _, kind, _ in events}
+    for locale in LOCALES:
+        assert not sorted(k for k in kinds if f"timeline.kind.{k}" not in catalog(locale)), locale
     db.dispose()

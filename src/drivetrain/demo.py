@@ -457,11 +457,12 @@ class CustomerGenerator:
         bought = min(bought, self.now.date())
         year = max(2018, min(bought.year + rng.choice((0, 0, 1)), 2026))
         vehicle_id = new_id(int(created.timestamp() * 1000) + 1)
+        vin, plate = self.vin(year), self.plate(dealer, series.powertrain)
         batch["vehicle"].append(
             {
                 "id": vehicle_id,
-                "vin": self.vin(year),
-                "plate": self.plate(dealer, series.powertrain),
+                "vin": vin,
+                "plate": plate,
                 "brand_id": series.brand_id,
                 "series_id": series.id,
                 "model_year": year,
@@ -483,15 +484,18 @@ class CustomerGenerator:
                 "ended_on": None,
             }
         )
+        # The purchase itself is the DMS's to tell (``seed_sources``): a sale written here as well put
+        # every car on its owner's timeline twice. Drivetrain records what it does itself: the car put
+        # on the customer, as ``register_vehicle`` writes it.
         at = datetime.combine(bought, datetime.min.time(), tzinfo=UTC) + timedelta(hours=rng.randint(1, 10))
         batch["timeline"].append(
             {
                 "id": new_id(int(at.timestamp() * 1000)),
                 "customer_id": customer_id,
                 "at": at,
-                "kind": "vehicle.purchased",
-                "summary": f"购买 {series.name}",
-                "detail": {"vehicle_id": vehicle_id},
+                "kind": "vehicle.registered",
+                "summary": f"登记车辆 {vin}",
+                "detail": {"vehicle_id": vehicle_id, "plate": plate},
                 "dealer_id": dealer.id,
             }
         )
