@@ -24,7 +24,6 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import select
 
-from drivetrain import demo
 from drivetrain import migrate as migrations
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.models import User
@@ -39,7 +38,6 @@ from drivetrain.kit.importing import ImportReport, read_records
 from drivetrain.kit.pagination import MAX_LIMIT, page_of
 from drivetrain.leads import importing as lead_imports
 from drivetrain.org.importer import import_dealers
-from drivetrain.quality.demo import seed_defect_signals
 from drivetrain.sources.cli import SOURCE_COMMAND, SourceImportGroup, import_source_command, sources_app
 from drivetrain.unify.cli import unify_app
 from drivetrain.unify.resolve_command import resolve_command
@@ -133,6 +131,8 @@ def demo_command(
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
     """Migrate, seed the real dealer network with staff, customers, leads and cases, then serve."""
+    from drivetrain import demo  # Faker and the generators: only the demo needs them
+
     db = database()
     migrations.upgrade(db)
     if demo.already_seeded(db):
@@ -145,6 +145,9 @@ def demo_command(
 
 
 def _seed(customers: int, leads: int, cases: int, seed: int) -> None:
+    from drivetrain import demo
+    from drivetrain.quality.demo import seed_defect_signals
+
     rng = random.Random(seed)
     with console.status("loading the dealer network and staff…"):
         stores = demo.seed_world(database(), rng=rng)
@@ -185,6 +188,8 @@ def _seed(customers: int, leads: int, cases: int, seed: int) -> None:
 
 
 def _print_logins() -> None:
+    from drivetrain import demo
+
     with database().session(write=False) as session:
         logins = demo.demo_logins(session)
     table = Table(title=f"Demo logins (password: {demo.DEMO_PASSWORD})")

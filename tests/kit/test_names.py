@@ -21,6 +21,12 @@ HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
 NAMES = st.text(HAN, min_size=1, max_size=4)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def loaded_dictionaries() -> None:
+    """OpenCC and pypinyin load on first use (a second or so): not inside a timed example."""
+    pinyin_key(normalize_name("張偉"))
+
+
 @given(st.text(max_size=12))
 @example("a\u3000\u0301")  # a dropped space between a letter and its accent
 def test_normalize_name_is_idempotent(raw: str) -> None:

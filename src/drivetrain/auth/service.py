@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from pwdlib import PasswordHash
 from sqlalchemy import select
@@ -24,8 +25,14 @@ from drivetrain.org.models import Dealer, DealerGroup, Region
 _passwords = PasswordHash.recommended()
 TOKEN_PREFIX = "dt_"
 MIN_PASSWORD_LENGTH = 8
-# Verifying against a real hash when the user is unknown keeps login time the same either way.
-_DUMMY_HASH = _passwords.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against a real hash when the user is unknown keeps login time the same either way.
+    Made on the first sign-in, not at import: hashing costs half a second, and every command
+    imports this module."""
+    return _passwords.hash("not-a-real-password")
 
 
 def keyed_hash(value: str) -> str:
@@ -128,7 +135,7 @@ def create_user(
 
 def authenticate(session: Session, *, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username.strip(), User.active.is_(True)))
-    hashed = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    hashed = user.password_hash if user and user.password_hash else _dummy_hash()
     valid = _passwords.verify(password, hashed)
     if user is None or not user.password_hash or not valid:
         raise Unauthorized("wrong username or password")

@@ -12,10 +12,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from opencc import OpenCC
-from pypinyin import Style, lazy_pinyin
+if TYPE_CHECKING:
+    from opencc import OpenCC
 
 Gender = Literal["M", "F"]
 
@@ -113,6 +113,8 @@ class Salutation:
 
 @lru_cache(maxsize=1)
 def _t2s() -> OpenCC:
+    from opencc import OpenCC  # imported on first use: every command loads this module
+
     return OpenCC("t2s")
 
 
@@ -202,6 +204,8 @@ class _PinyinTable(dict[int, str]):
     one C-level call, and only the few thousand characters that occur are looked up."""
 
     def __missing__(self, code: int) -> str:
+        from pypinyin import Style, lazy_pinyin  # its phrase dictionary takes a second to import
+
         char = chr(code)
         value = (
             "" if char == "·" else "".join(lazy_pinyin(char, style=Style.NORMAL, errors="default")).lower()
