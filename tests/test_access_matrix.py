@@ -236,6 +236,11 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("GET", "/cases/new"): Global("the intake form; reads no data"),
     ("GET", "/cases/settings"): Global("the OEM's SLA policies and authority matrix; no dealer data"),
     ("POST", "/cases/settings/{priority}"): Global("the OEM's SLA policies; HQ permission checked"),
+    ("GET", "/cases/authority"): Global("the OEM's authority matrix; no dealer data"),
+    ("POST", "/cases/authority"): Global(
+        "the OEM's authority matrix through the API's service; HQ permission checked "
+        "(tests/cases/test_case_settings_views.py)"
+    ),
     ("GET", "/cases/report"): Global(
         "totals over CaseRepository.readable; tests/cases/test_case_settings_views.py"
     ),
