@@ -1,3 +1,4 @@
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -124,3 +125,28 @@ def test_normalize_phone_either_rejects_cleanly_or_is_idempotent(raw: str) -> No
         return
     assert e164.startswith("+")
     assert normalize_phone(e164) == e164
+
+
+def _phonenumbers_reading(typed: str) -> str | None:
+    """What phonenumbers itself makes of a number typed in China, or None when it is not valid."""
+    try:
+        number = phonenumbers.parse(typed, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    valid = phonenumbers.is_valid_number(number)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else None
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=10, max_size=10),
+    st.sampled_from(["", "+86", "86", "0086", "+86 ", "+86-", "８６"]),
+)
+def test_the_mobile_fast_path_reads_numbers_as_phonenumbers_does(rest: str, prefix: str) -> None:
+    """Any 11 digits starting with 1, with or without a country code: the pattern taken from phonenumbers'
+    metadata accepts exactly what its full parser accepts, as the same number."""
+    typed = f"{prefix}1{rest}"
+    try:
+        found: str | None = normalize_phone(typed)
+    except ValueError:
+        found = None
+    assert found == _phonenumbers_reading(typed.translate(str.maketrans("８６", "86")))

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from drivetrain.kit.idcard import id_check_char, id_hash, normalize_id_number
-from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import PROVINCES, normalize_plate
 from drivetrain.kit.vin import make_vin, normalize_vin
 from drivetrain.sources import normalizers
@@ -243,29 +241,6 @@ def test_json_values_are_read_as_text() -> None:
 def test_check_mapping(mapping: dict[str, str], problem: str | None) -> None:
     found = check_mapping(mapping)
     assert found is None if problem is None else problem in (found or "")
-
-
-@given(
-    st.text(alphabet="0123456789", min_size=10, max_size=10),
-    st.sampled_from(["", "+86", "86", "0086", "+86 "]),
-)
-def test_the_mobile_fast_path_agrees_with_the_full_parser(rest: str, prefix: str) -> None:
-    typed = f"{prefix}1{rest}"
-    try:
-        expected: str | None = normalize_phone(typed)
-    except ValueError:
-        expected = None
-    try:
-        found: str | None = normalizers.phone(typed)["phone"]
-    except ValueError:
-        found = None
-    assert found == expected
-
-
-def test_the_fast_path_reads_mobiles_as_phonenumbers_does() -> None:
-    number = phonenumbers.parse("+8613800138000")
-    assert normalizers.phone("１３８ ００１３ ８０００") == {"phone": phonenumbers.format_number(number, 0)}
-    assert normalizers.phone("0571-8888 6666") == {"phone": "+8657188886666"}  # a landline, the slow way
 
 
 def _kit_or_none(normalize: Any, text: str) -> str | None:

@@ -6,6 +6,7 @@ E.164 is the one stored form, so duplicates are found however the number was typ
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 import phonenumbers
@@ -20,13 +21,32 @@ _LENGTH_REASONS = {
 }
 
 
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
+_SEPARATORS = re.compile(r"[\s\-().\u3000]+")
+_MAINLAND_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[0-9]{10})")
+
+
+def _cn_mobile_pattern() -> re.Pattern[str]:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    pattern = metadata.mobile.national_number_pattern if metadata and metadata.mobile else None
+    if pattern is None:
+        raise RuntimeError("phonenumbers has no mainland China mobile pattern")
+    return re.compile(str(pattern), re.ASCII)
+
+
+_CN_MOBILE = _cn_mobile_pattern()
+
+
 @functools.lru_cache(maxsize=4096)
 def normalize_phone(raw: str, default_region: str = "CN") -> str:
     """Return ``raw`` in E.164 (``+8613800138000``); numbers without a country code
     are read as ``default_region`` numbers.
 
-    Cached: a number is often normalised again on its way through (a lead's, then its prospect's)
-    and parsing costs tens of microseconds."""
+    A mainland mobile however typed (+86 138-0013-8000, １３８…), which is most of what arrives,
+    is decided by one pattern from phonenumbers' own metadata; anything else is parsed in full
+    (tens of microseconds). Cached: a number is often normalised again on its way through."""
+    if default_region == "CN" and (mobile := _mainland_mobile(raw)) is not None:
+        return mobile
     text = unicodedata.normalize("NFKC", raw).strip()
     _check_characters(text)
     try:
@@ -36,6 +56,12 @@ def normalize_phone(raw: str, default_region: str = "CN") -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError(_invalid_reason(number))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _mainland_mobile(raw: str) -> str | None:
+    digits = _SEPARATORS.sub("", raw.translate(_FULL_WIDTH))
+    match = _MAINLAND_MOBILE.fullmatch(digits)
+    return "+86" + match[1] if match is not None and _CN_MOBILE.fullmatch(match[1]) else None
 
 
 def is_mobile(e164: str) -> bool:

@@ -1,7 +1,7 @@
 """One normaliser per target field: a cell's text in, the normalised fields out, or a ValueError saying why.
 
 Built on the kit normalisers, which decide. The fast paths here exist because an import normalises
-tens of thousands of rows a second: a value as most exports write it (a mainland mobile, a VIN or
+tens of thousands of rows a second: a value as most exports write it (a VIN or
 ID number without spaces, a plate) is checked by one pattern and one C-level checksum and accepted
 only when the kit normaliser would accept it unchanged (tests/sources hold them to that);
 anything else goes to the kit normaliser, which also says what is wrong. Dates and names repeat
@@ -19,8 +19,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
-
-import phonenumbers
 
 from drivetrain.kit import clock
 from drivetrain.kit.address import ParsedAddress, parse_addresses
@@ -71,9 +69,6 @@ _EVENT_ALIASES = {kind: kind for kind in EVENT_KINDS} | {
     "聊天": "wecom_interaction",
 }
 
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋", "0123456789+")
-_PHONE_NOISE = re.compile(r"[\s\-().\u3000]+")
-_MAINLAND_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[0-9]{10})")
 _VIN_LOOKALIKES = str.maketrans({"O": "0", "Q": "0", "I": "1"})
 # ISO 3779 transliteration times each position's weight (position 9, the check digit, weighs 0).
 _VIN_VALUES = dict(
@@ -105,17 +100,6 @@ _ADMIN_CACHE_SIZE = 50_000
 _admin_cache: dict[str, ParsedAddress] = {}
 
 
-def _cn_mobile_pattern() -> str:
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
-    pattern = metadata.mobile.national_number_pattern if metadata and metadata.mobile else None
-    if pattern is None:
-        raise RuntimeError("phonenumbers has no mainland China mobile pattern")
-    return str(pattern)
-
-
-_CN_MOBILE = re.compile(_cn_mobile_pattern(), re.ASCII)
-
-
 @lru_cache(maxsize=1 << 16)
 def name(text: str) -> Normalized:
     """Simplified, spaces dropped; a salutation-only name (王先生) keeps surname, title and gender.
@@ -138,12 +122,7 @@ def name(text: str) -> Normalized:
 
 
 def phone(text: str) -> Normalized:
-    """E.164. A mainland mobile however typed (+86 138-0013-8000, ０１３８…) is decided by the CN mobile
-    pattern of phonenumbers' own metadata; anything else goes through the full parser."""
-    digits = _PHONE_NOISE.sub("", text.translate(_FULL_WIDTH_DIGITS))
-    match = _MAINLAND_MOBILE.fullmatch(digits)
-    if match is not None and _CN_MOBILE.fullmatch(match[1]):
-        return {"phone": "+86" + match[1]}
+    """E.164 (the kit's normaliser has its own fast path for mainland mobiles)."""
     return {"phone": normalize_phone(text)}
 
 
