@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
@@ -12,14 +12,12 @@ from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.importing import ImportReport, read_csv
+from drivetrain.kit.periods import report_days
 from drivetrain.leads import importing, reports
 from drivetrain.leads.reports import ChannelReport, FirstContactReport
 
 router = APIRouter(tags=["reports"])
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 MAX_CSV_BYTES = 5 * 1024 * 1024
 Day = Annotated[date | None, Query(description="YYYY-MM-DD, China time")]
 CsvBody = Annotated[
@@ -46,22 +44,8 @@ class ImportResult(BaseModel):
         return cls(created=report.created, updated=report.updated, unchanged=report.unchanged, errors=errors)
 
 
-def _in_range(name: str, day: date | None) -> date | None:
-    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-        raise InvalidInput(name, f"must lie between {FIRST_DAY} and {LAST_DAY}")
-    return day
-
-
 def period(start: date | None, end: date | None) -> tuple[date, date]:
-    """The asked days; by default the last 30 days up to today."""
-    start, end = _in_range("start", start), _in_range("end", end)
-    end = end or reports.today()
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-    if start > end:
-        raise InvalidInput("start", "must be on or before end")
-    if (end - start).days + 1 > MAX_DAYS:
-        raise InvalidInput("end", f"a report covers at most {MAX_DAYS} days")
-    return start, end
+    return report_days(start, end, today=reports.today(), names=("start", "end"))
 
 
 def _csv_records(body: bytes) -> list[dict[str, Any]]:
