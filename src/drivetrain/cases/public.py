@@ -7,7 +7,6 @@ a per-IP rate limit, a double-submit form token that also makes a double submit 
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -25,7 +24,14 @@ from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.ratelimit import SlidingWindowLimiter
 from drivetrain.kit.validators import Phone, Plate, Text, Vin
-from drivetrain.web.form_guard import client_of, form_token_problem, new_form_token, set_form_cookie
+from drivetrain.web.form_guard import (
+    Busy,
+    client_of,
+    form_token_problem,
+    new_form_token,
+    reusable_form_token,
+    set_form_cookie,
+)
 from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -142,17 +148,16 @@ def _form_page(
 
 def _too_many(request: Request, values: dict[str, Any], token: str, wait: timedelta) -> HTMLResponse:
     """429 with the form still filled in, so the owner can send it once the wait is over."""
-    seconds = math.ceil(wait.total_seconds())
+    busy = Busy.after(wait, notice="feedback.notice.busy")
     response = _form_page(
         request,
         values=values,
-        token=token if form_token_problem(request, FORM_COOKIE, token) is None else None,
-        notice="feedback.notice.busy",
-        notice_args={"minutes": max(1, math.ceil(seconds / 60))},
-        status=429,
+        token=reusable_form_token(request, FORM_COOKIE, token),
+        notice=busy.notice,
+        notice_args=busy.notice_args,
+        status=busy.status,
     )
-    response.headers["Retry-After"] = str(seconds)
-    return response
+    return busy.answer(response)
 
 
 def _thanks_page(request: Request) -> HTMLResponse:

@@ -7,7 +7,6 @@ a per-IP rate limit, a double-submit form token (cookie == hidden field) that al
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -30,7 +29,14 @@ from drivetrain.leads.capture import capture
 from drivetrain.leads.models import Channel, Lead
 from drivetrain.leads.schemas import LeadCreate
 from drivetrain.org.models import Brand, Dealer, Series
-from drivetrain.web.form_guard import client_of, form_token_problem, new_form_token, set_form_cookie
+from drivetrain.web.form_guard import (
+    Busy,
+    client_of,
+    form_token_problem,
+    new_form_token,
+    reusable_form_token,
+    set_form_cookie,
+)
 from drivetrain.web.templating import locale_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -219,18 +225,17 @@ def _too_many(
     request: Request, choices: dict[str, SeriesChoice], values: dict[str, Any], token: str, wait: timedelta
 ) -> HTMLResponse:
     """429 with the form still filled in, so the owner can send it once the wait is over."""
-    seconds = math.ceil(wait.total_seconds())
+    busy = Busy.after(wait)
     response = _form_page(
         request,
         choices,
         values=values,
-        token=token if form_token_problem(request, FORM_COOKIE, token) is None else None,
-        notice="public.notice.busy",
-        notice_args={"minutes": max(1, math.ceil(seconds / 60))},
-        status=429,
+        token=reusable_form_token(request, FORM_COOKIE, token),
+        notice=busy.notice,
+        notice_args=busy.notice_args,
+        status=busy.status,
     )
-    response.headers["Retry-After"] = str(seconds)
-    return response
+    return busy.answer(response)
 
 
 def _thanks_page(request: Request, *, dealer_name: str | None) -> HTMLResponse:

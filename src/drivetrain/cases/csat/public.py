@@ -7,7 +7,6 @@ accepted answer writes.
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -23,9 +22,11 @@ from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
 from drivetrain.kit.ratelimit import SlidingWindowLimiter
 from drivetrain.web.form_guard import (
     MAX_TOKEN_LENGTH,
+    Busy,
     client_of,
     form_token_problem,
     new_form_token,
+    reusable_form_token,
     set_form_cookie,
 )
 from drivetrain.web.templating import render
@@ -135,19 +136,18 @@ def _too_many(
     request: Request, token: str, page: SurveyPage, values: dict[str, str], form_token: str, wait: timedelta
 ) -> HTMLResponse:
     """429 with the answer still filled in, so the owner can send it once the wait is over."""
-    seconds = math.ceil(wait.total_seconds())
+    busy = Busy.after(wait)
     response = _form(
         request,
         token,
         page,
         values=values,
-        form_token=form_token if form_token_problem(request, FORM_COOKIE, form_token) is None else None,
-        notice="public.notice.busy",
-        notice_args={"minutes": max(1, math.ceil(seconds / 60))},
-        status=429,
+        form_token=reusable_form_token(request, FORM_COOKIE, form_token),
+        notice=busy.notice,
+        notice_args=busy.notice_args,
+        status=busy.status,
     )
-    response.headers["Retry-After"] = str(seconds)
-    return response
+    return busy.answer(response)
 
 
 def _thanks(request: Request, *, score: int | None, already: bool, status: int = 200) -> HTMLResponse:
