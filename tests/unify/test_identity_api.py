@@ -12,6 +12,7 @@ from drivetrain.customers.models import ContactPoint, Customer
 from drivetrain.sources import service as sources
 from drivetrain.sources.models import SourceType
 from drivetrain.sources.schemas import SourceCreate
+from drivetrain.web.templating import LANG_COOKIE
 from tests.conftest import Console
 from tests.world import World, vin_for
 
@@ -156,3 +157,15 @@ def test_the_identity_panel_merges_and_unmerges_from_the_360_page(
     assert "该客户已合并到" not in hq.get(f"/customers/{merged}/identity").text
     viewer = console("sm_a1").get(f"/customers/{world.customers['cust_a1']}/identity")
     assert viewer.status_code == 200 and "合并到此客户" not in viewer.text
+
+
+def test_the_golden_record_shows_gender_in_words(session: Session, world: World, console: Any) -> None:
+    customer = session.get(Customer, world.customers["cust_a1"])
+    assert customer is not None
+    customer.gender = "f"
+    session.commit()
+    hq: Console = console("hq_admin")
+    panel = hq.get(f"/customers/{customer.id}/identity").text
+    assert "<td>女</td>" in panel and "<td>f</td>" not in panel
+    hq.client.cookies.set(LANG_COOKIE, "en")
+    assert "<td>Female</td>" in hq.get(f"/customers/{customer.id}/identity").text
