@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 
@@ -17,6 +18,7 @@ from drivetrain.cases.approvals import service as approvals
 from drivetrain.cases.approvals.schemas import ApprovalCreate
 from drivetrain.cases.models import AuthorityLimit, Case, SlaPolicy
 from drivetrain.cases.schemas import CaseCreate, CaseNote
+from drivetrain.kit import clock
 from drivetrain.web.templating import LANG_COOKIE, catalog
 from tests.world import World
 
@@ -77,6 +79,26 @@ def test_the_report_counts_the_subjects_cases_by_dealer_and_by_holder(
     by_holder = console("hq_ops").get("/cases/report?group_by=owner").text
     assert "sa_a1" in by_holder
     assert console("hq_ops").get("/cases/report?since=2026-13-01").status_code == 422
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_the_report_gives_each_time_in_the_unit_that_reads(console, session: Session, world: World) -> None:
+    """Half an hour in minutes, a day and a half in hours, three days in days (not 4320 minutes)."""
+    waits = {"A1": timedelta(minutes=30), "A2": timedelta(hours=36), "B1": timedelta(days=3)}
+    for dealer, wait in waits.items():
+        data = CaseCreate(description="发动机异响，很不满意", channel="hotline", dealer_code=dealer)  # type: ignore[arg-type]
+        case = service.open_case(session, world.subject("hq_ops"), data=data)
+        clock.advance(wait)
+        service.add_note(
+            session, world.subject("hq_ops"), case, data=CaseNote(note="已联系车主", contacted_customer=True)
+        )
+        clock.advance(-wait)
+    session.commit()
+    page = console("hq_ops").get(f"/cases/report?until={clock.now().date() + timedelta(days=3)}").text
+    code, count = r'<span class="small muted">(\w+)</span></td>', r'\s*<td class="amount">\d+</td>'
+    cells = code + count + r'\s*<td class="amount">([^<]+)'
+    first_response = dict(re.findall(cells, page))
+    assert first_response == {"A1": "30 分钟", "A2": "36.0 小时", "B1": "3.0 天"}
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
