@@ -34,7 +34,7 @@ from drivetrain.customers import views as customers_views
 from drivetrain.db import database
 from drivetrain.jobs import api as jobs_api
 from drivetrain.jobs.worker import Worker
-from drivetrain.kit import problems
+from drivetrain.kit import names, problems
 from drivetrain.kit.errors import DomainError, Unauthorized
 from drivetrain.leads import api as leads_api
 from drivetrain.leads import public as leads_public
@@ -104,8 +104,10 @@ def _api_router() -> APIRouter:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """`serve` runs the worker in-process unless DRIVETRAIN_RUN_WORKER=false (then: `drivetrain worker`)."""
-    # What start-up loaded (address tables, templates, the ORM) lives as long as the process:
-    # out of the collector's sight, a full collection under load takes milliseconds, not hundreds.
+    # What start-up loaded (address tables, name dictionaries, templates, the ORM) lives as long as
+    # the process: out of the collector's sight, a full collection under load takes milliseconds,
+    # not hundreds.
+    names.load_dictionaries()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)  # requests make short-lived objects by the thousand: collect less often
     stop = threading.Event()

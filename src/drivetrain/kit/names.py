@@ -180,6 +180,13 @@ def is_salutation_only(name: str) -> bool:
     return parse_salutation(name) is not None
 
 
+def load_dictionaries() -> None:
+    """Load OpenCC's table and pypinyin's dictionary now rather than on first use (half a second):
+    a server does it before it starts taking requests and freezes what start-up made."""
+    t2s_table()
+    char_pinyin("张")
+
+
 def pinyin_key(name: str) -> str:
     """Tone-less pinyin of a name, no separators ("張偉" and "张玮" -> "zhangwei").
 
