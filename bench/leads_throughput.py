@@ -81,6 +81,7 @@ REQUEST_TIMEOUT = 30.0
 CEILING_CLIENTS = 16
 CEILING_SECONDS = 20.0
 WARMUP_LEADS = 30
+START_UP_SECONDS = 5.0
 OUTBOX_DRAIN_SECONDS = 120.0
 MAX_CONNECTIONS = 512
 IDLE_SECONDS = 3.0  # reuse a keep-alive connection only this long; the server drops idle ones at 5 s
@@ -656,6 +657,7 @@ def leads_server(run: BackendRun, stage: str) -> Iterator[LiveServer]:
         with sse_listener(base, run.tokens["consultant"], events_path) as events:
             live = LiveServer(port, process.pid, events)
             asyncio.run(warm_up(live, run))
+            time.sleep(START_UP_SECONDS)  # the server loads the complaint classifier in the background
             yield live
             left = drain_outbox(run.db)  # the worker lives in the server: let it finish the stage's messages
             if left:

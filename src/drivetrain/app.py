@@ -25,6 +25,7 @@ from drivetrain.cases import reports_api as case_reports_api
 from drivetrain.cases import settings_views as case_settings_views
 from drivetrain.cases import views as cases_views
 from drivetrain.cases.approvals import api as approvals_api
+from drivetrain.cases.classify import classifier
 from drivetrain.cases.csat import public as csat_public
 from drivetrain.config import get_settings
 from drivetrain.customers import api as customers_api
@@ -108,6 +109,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # the process: out of the collector's sight, a full collection under load takes milliseconds,
     # not hundreds.
     names.load_dictionaries()
+    threading.Thread(target=classifier.warm_up, name="classifier-warm-up", daemon=True).start()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)  # requests make short-lived objects by the thousand: collect less often
     stop = threading.Event()

@@ -24,7 +24,7 @@ def test_consultant_finds_customer_by_phone_and_opens_360(live_server: LiveServe
     assert page.locator("h1").inner_text().startswith("张伟")
     assert "+8613800000001" in page.locator(".facts").inner_text()
     assert page.locator(".vehicle").count() == 1
-    assert "customer.created" in page.locator(".timeline").inner_text()
+    assert "客户建档" in page.locator(".timeline").inner_text()  # the label, not the raw kind
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "customer_360.png"), full_page=True)
     context.close()

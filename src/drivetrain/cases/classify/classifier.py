@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -66,10 +67,25 @@ class Classifier:
         return self.classify_many([text])[0]
 
 
+_loading = threading.Lock()
+
+
 @cache
-def packaged_classifier() -> Classifier:
-    """The model shipped in the package, loaded on first use."""
+def _packaged() -> Classifier:
     return Classifier.from_directory()
+
+
+def packaged_classifier() -> Classifier:
+    """The model shipped in the package, loaded once, on first use or by ``warm_up``."""
+    with _loading:
+        return _packaged()
+
+
+def warm_up() -> None:
+    """Load the model and jieba's dictionary now (seconds of work), so the first complaint a server
+    takes does not wait for them; a request arriving meanwhile waits for this rather than loading twice."""
+    with _loading:
+        _packaged().classify("刹车异响")
 
 
 def classify(text: str) -> Classification:
