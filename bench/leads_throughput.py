@@ -3,15 +3,27 @@ on SQLite and PostgreSQL.
 
 POST /api/v1/leads is driven open loop at fixed arrival rates (default 100/s and 300/s, 60 s each).
 Every lead goes to one dealer and its one on-duty consultant, whose SSE stream (GET /api/v1/events)
-is read in a separate process, so request → event at the consultant is measured per lead. Then the
-ceiling of the same stack is measured closed loop (16 clients, 20 s) twice: for leads, and for
-bench/bare_insert_app.py, which inserts one row per request with no logic.
+is read in a separate process, so request → event at the consultant is measured per lead.
+
+Sustained throughput is then found the same way for leads and for bench/bare_insert_app.py (which
+inserts one row per request with no logic): fixed arrival rates stepped up by a fifth from a start
+rate, each step on a fresh server, until a step does not hold, then the gap to the last one that held
+is halved twice. A step holds when every request got its 201 and the p99 request latency stays under
+1 s: a rate the server cannot keep up with builds a backlog that pushes the latency past that within
+the step. The sustained throughput is the highest offered rate that held. Leads are answered in
+batches (leads.intake_queue), so what they sustain depends on the arrival rate; the bare app answers
+each request alone.
+
+The closed-loop ceiling (16 clients, 20 s) of both is measured too and reported beside it: with at
+most 16 leads in flight the batches stay small, so it shows the latency-bound figure at that
+concurrency, not what the server keeps up with.
 
 Bars: p99 request → SSE event under 250 ms at 100 leads/s (with no errors and no missing event);
-sustained lead throughput at least half of the bare-insert baseline.
+sustained lead throughput at least half of the bare-insert app's sustained throughput.
 
     .venv/bin/python bench/leads_throughput.py [--rates 100,300] [--duration 60] \
-        [--backends sqlite,postgresql] [--py-spy PATH]
+        [--backends sqlite,postgresql] [--py-spy PATH] [--step-seconds 15] \
+        [--leads-from 250] [--bare-from 500]
 
 - Uses the databases bench/customer_search.py seeds (run it first): bench/var/customers-1000000.db
   and the schema bench_customers_1000000 of DRIVETRAIN_BENCH_DATABASE_URL (or ..._TEST_...).
@@ -83,6 +95,10 @@ CEILING_SECONDS = 20.0
 WARMUP_LEADS = 30
 START_UP_SECONDS = 5.0
 OUTBOX_DRAIN_SECONDS = 120.0
+STEP_FACTOR = 1.2  # each sustained-throughput step offers a fifth more than the last
+REFINE_STEPS = 2  # then halves the gap between the last step that held and the first that did not, twice
+MAX_STEPS_DOWN = 5
+HOLD_P99_MS = 1000.0  # a step holds with every request answered 201 and the p99 latency under this
 MAX_CONNECTIONS = 512
 IDLE_SECONDS = 3.0  # reuse a keep-alive connection only this long; the server drops idle ones at 5 s
 SEND_DEADLINE = 1.0  # seconds a scheduled request may wait for a free connection before it is dropped
@@ -91,6 +107,9 @@ STATUS_NAMES = {NO_ANSWER: "no_answer", NOT_SENT: "not_sent"}
 PHONE_PREFIX = "198"  # not among the demo's mobile prefixes, so no lead lands on a seeded customer
 CHANNEL = "ad"
 SERIES = "锐界"
+BARE_BODY = json.dumps(
+    {"name": "钱多多", "phone": "19800000000", "series": SERIES}, ensure_ascii=False
+).encode()
 UVICORN = ["-m", "uvicorn", "--factory", "--host", "127.0.0.1", "--log-level", "warning"]
 
 
@@ -737,11 +756,9 @@ def measure_leads_ceiling(run: BackendRun) -> dict[str, Any]:
 
 async def drive_bare(port: int) -> dict[str, Any]:
     pool = HttpPool(port, {})
-    payload = json.dumps({"name": "钱多多", "phone": "19800000000", "series": SERIES}, ensure_ascii=False)
-    body = payload.encode()
     try:
-        await closed_loop(pool, "/insert", lambda: body, CEILING_CLIENTS, 2.0)  # warm-up
-        outcomes = await closed_loop(pool, "/insert", lambda: body, CEILING_CLIENTS, CEILING_SECONDS)
+        await closed_loop(pool, "/insert", lambda: BARE_BODY, CEILING_CLIENTS, 2.0)  # warm-up
+        outcomes = await closed_loop(pool, "/insert", lambda: BARE_BODY, CEILING_CLIENTS, CEILING_SECONDS)
         return {"clients": CEILING_CLIENTS, "seconds": CEILING_SECONDS, **request_figures(outcomes)}
     finally:
         pool.close()
@@ -751,6 +768,62 @@ def measure_bare(run: BackendRun) -> dict[str, Any]:
     print("  bare insert ceiling …", flush=True)
     with uvicorn_server(BARE_APP, run.url, run.workdir / f"{run.backend}-bare-server.log") as (port, _):
         return asyncio.run(drive_bare(port))
+
+
+def measure_bare_rate(run: BackendRun, rate: int, seconds: float) -> dict[str, Any]:
+    """Open loop at ``rate`` inserts/s on a fresh bare-insert server (warmed up like its ceiling)."""
+    print(f"  bare insert at {rate}/s for {seconds:g} s …", flush=True)
+    log = run.workdir / f"{run.backend}-bare-rate{rate}-server.log"
+    with uvicorn_server(BARE_APP, run.url, log) as (port, _):
+        outcomes = asyncio.run(_drive_bare_rate(port, rate, seconds))
+    figures = {"offered_per_s": rate, "seconds": seconds, **request_figures(outcomes)}
+    figures["achieved_per_s"] = figures.pop("throughput_per_s")
+    lags = [(o.reply.sent - o.scheduled) * 1000 for o in outcomes if o.reply.status != NOT_SENT]
+    figures["p99_send_lag_ms"] = percentile(lags, 0.99)
+    print_step(rate, figures)
+    return figures
+
+
+async def _drive_bare_rate(port: int, rate: int, seconds: float) -> list[Outcome]:
+    pool = HttpPool(port, {})
+    try:
+        await closed_loop(pool, "/insert", lambda: BARE_BODY, CEILING_CLIENTS, 2.0)  # warm-up
+        return await open_loop(pool, "/insert", lambda: BARE_BODY, rate, seconds)
+    finally:
+        pool.close()
+
+
+def holds(step: dict[str, Any]) -> bool:
+    """The server kept up with this arrival rate: every request answered 201, and the p99 latency under
+    HOLD_P99_MS (a backlog that grows through the step pushes it past that)."""
+    p99 = step["p99_request_ms"]
+    return step["errors"] == 0 and p99 is not None and p99 < HOLD_P99_MS
+
+
+def sustained(measure: Callable[[int], dict[str, Any]], start: int) -> dict[str, Any]:
+    """The highest arrival rate that holds: steps of STEP_FACTOR from ``start`` (down from it if it does
+    not hold) until the first that does not, then REFINE_STEPS halvings of the gap between the two."""
+    steps = [measure(start)]
+    while not holds(steps[-1]) and len(steps) < MAX_STEPS_DOWN:
+        steps.append(measure(round(steps[-1]["offered_per_s"] / STEP_FACTOR)))
+    while holds(steps[-1]):
+        steps.append(measure(round(steps[-1]["offered_per_s"] * STEP_FACTOR)))
+    held = [s["offered_per_s"] for s in steps if holds(s)]
+    if held:
+        low = max(held)
+        high = min(s["offered_per_s"] for s in steps if not holds(s) and s["offered_per_s"] > low)
+        for _ in range(REFINE_STEPS):
+            middle = round((low + high) / 2)
+            if middle in (low, high):
+                break
+            steps.append(measure(middle))
+            low, high = (middle, high) if holds(steps[-1]) else (low, middle)
+    best = max((s for s in steps if holds(s)), key=lambda s: s["offered_per_s"], default=None)
+    return {
+        "sustained_per_s": best["offered_per_s"] if best else 0,
+        "step_seconds": steps[0]["seconds"],
+        "steps": sorted(steps, key=lambda s: s["offered_per_s"]),
+    }
 
 
 def prepare(backend: str, args: Any, workdir: Path) -> BackendRun:
@@ -776,14 +849,22 @@ def run_backend(backend: str, args: Any, workdir: Path) -> dict[str, Any]:
         with routed_to_one_consultant(run.db, run.scenario):
             rates = {str(rate): measure_rate(run, rate, args.duration) for rate in args.rates}
             ceiling = measure_leads_ceiling(run)
+            print("  leads: sustained throughput …", flush=True)
+            leads_sustained = sustained(
+                lambda rate: measure_rate(run, rate, args.step_seconds), args.leads_from
+            )
         close_bench_leads(run.db)
     finally:
         run.db.dispose()
     bare = measure_bare(run)
+    print("  bare insert: sustained throughput …", flush=True)
+    bare_sustained = sustained(lambda rate: measure_bare_rate(run, rate, args.step_seconds), args.bare_from)
     result = {
         "dealer": run.scenario.dealer_code,
         "consultant": run.scenario.consultant,
         "rates": rates,
+        "sustained": leads_sustained,
+        "bare_insert_sustained": bare_sustained,
         "ceiling": ceiling,
         "bare_insert": bare,
         "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
@@ -800,18 +881,18 @@ def latency_bar(figures: dict[str, Any] | None) -> bool | None:
 
 
 def verdicts(result: dict[str, Any]) -> dict[str, Any]:
-    """Ratios to the bare-insert baseline (the closed-loop ceiling, and the top offered rate's
-    achieved throughput) and pass/fail per bar."""
-    bare = result["bare_insert"]["throughput_per_s"] or 1.0
-    top_rate = result["rates"][max(result["rates"], key=int)]
-    result["ratio_ceiling"] = round(result["ceiling"]["throughput_per_s"] / bare, 3)
-    result["ratio_at_top_rate"] = round(top_rate["achieved_per_s"] / bare, 3)
+    """Ratios to the bare-insert baseline (sustained to sustained: the bar; closed-loop ceiling to
+    ceiling, for information) and pass/fail per bar."""
+    bare = result["bare_insert_sustained"]["sustained_per_s"] or 1.0
+    result["ratio_sustained"] = round(result["sustained"]["sustained_per_s"] / bare, 3)
+    result["ratio_ceiling"] = round(
+        result["ceiling"]["throughput_per_s"] / (result["bare_insert"]["throughput_per_s"] or 1.0), 3
+    )
     result["bars"] = {
         f"p99_sse_under_{BAR_P99_MS:g}ms_at_{BAR_P99_RATE}_per_s": latency_bar(
             result["rates"].get(str(BAR_P99_RATE))
         ),
-        f"ceiling_ratio_at_least_{BAR_RATIO:g}": result["ratio_ceiling"] >= BAR_RATIO,
-        f"top_rate_ratio_at_least_{BAR_RATIO:g}": result["ratio_at_top_rate"] >= BAR_RATIO,
+        f"sustained_ratio_at_least_{BAR_RATIO:g}": result["ratio_sustained"] >= BAR_RATIO,
     }
     return result
 
@@ -837,18 +918,32 @@ def print_rate(rate: int, f: dict[str, Any]) -> None:
         print(f"        errors by kind: {f['error_statuses']}", flush=True)
 
 
+def print_step(rate: int, f: dict[str, Any]) -> None:
+    print(
+        f"    offered {rate:4d}/s  achieved {f['achieved_per_s']:6.1f}/s  "
+        f"request p50 {_ms(f['p50_request_ms'])} p99 {_ms(f['p99_request_ms'])} ms  "
+        f"errors {f['errors']}  send lag p99 {_ms(f['p99_send_lag_ms'])} ms  "
+        f"{'holds' if holds(f) else 'does not hold'}",
+        flush=True,
+    )
+
+
 def print_summary(backend: str, r: dict[str, Any]) -> None:
     print(f"{backend}:")
     for rate, figures in r["rates"].items():
         print_rate(int(rate), figures)
-    for name, f in (("leads ceiling", r["ceiling"]), ("bare insert", r["bare_insert"])):
+    for name, s in (("leads", r["sustained"]), ("bare insert", r["bare_insert_sustained"])):
+        print(f"    {name} sustained {s['sustained_per_s']:7.1f}/s (steps of {s['step_seconds']:g} s):")
+        for step in s["steps"]:
+            print_step(step["offered_per_s"], step)
+    for name, f in (("leads ceiling", r["ceiling"]), ("bare ceiling", r["bare_insert"])):
         print(
             f"    {name:14s} {f['throughput_per_s']:7.1f}/s  p50 {_ms(f['p50_request_ms'])} "
-            f"p99 {_ms(f['p99_request_ms'])} ms  errors {f['errors']}"
+            f"p99 {_ms(f['p99_request_ms'])} ms  errors {f['errors']}  closed loop, {CEILING_CLIENTS} clients"
         )
     print(
-        f"    ratio: ceiling {r['ratio_ceiling']:.3f}, top rate {r['ratio_at_top_rate']:.3f} "
-        f"(bar ≥ {BAR_RATIO})"
+        f"    ratio: sustained {r['ratio_sustained']:.3f} (bar ≥ {BAR_RATIO}); "
+        f"closed-loop ceiling {r['ratio_ceiling']:.3f}"
     )
     for bar, passed in r["bars"].items():
         print(f"    {bar:40s} {'pass' if passed else 'FAIL' if passed is False else 'n/a'}")
@@ -863,6 +958,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per rate")
     parser.add_argument("--py-spy", help="a py-spy binary: sample the leads server during its ceiling run")
     parser.add_argument("--customers", type=int, default=CUSTOMERS, help="which seeded database to use")
+    parser.add_argument("--step-seconds", type=float, default=15.0, help="seconds per sustained step")
+    parser.add_argument("--leads-from", type=int, default=250, help="first leads/s of the sustained search")
+    parser.add_argument("--bare-from", type=int, default=500, help="first inserts/s of its sustained search")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the servers and the listener
     results: dict[str, Any] = {
