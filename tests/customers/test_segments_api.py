@@ -3,17 +3,21 @@ HQ-only configuration, 422s that name the field."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from drivetrain.app import create_app
 from drivetrain.auth.models import AuditEntry
-from drivetrain.customers import segments_api, segments_views, tags
+from drivetrain.customers import segments_api, segments_tasks, segments_views, tags, tiers
+from drivetrain.customers.models import Customer
+from drivetrain.customers.segment_models import CustomerValue
 from drivetrain.customers.tags import Rule
 from drivetrain.kit import clock
 from tests.customers.test_tags import NOW, TODAY, car, event, person
@@ -128,6 +132,35 @@ def test_tier_bins_validated_and_recompute(client_for, session: Session, now: da
     # A dealer's counts are over its own customers only (the HQ customer above is not one).
     dealer_counts = client_for("sm_b1").get("/api/v1/segments/tiers").json()["customers"]
     assert dealer_counts["gold"] == 0 and sum(dealer_counts.values()) == 1  # cust_b1 alone
+
+
+def test_a_rule_change_recomputes_every_customer_in_chunks(
+    client_for, session: Session, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's full run goes chunk by chunk like the worker's, and ends finished."""
+    monkeypatch.setattr(segments_tasks, "CHUNK_CUSTOMERS", 2)
+    chunks: list[int] = []
+    sync_tiers = tiers.sync_tiers
+
+    def counted(*args: Any, **kwargs: Any) -> int:
+        chunks.append(sync_tiers(*args, **kwargs))
+        return chunks[-1]
+
+    monkeypatch.setattr(tiers, "sync_tiers", counted)
+    customer = person(session, "分批重算")
+    event(session, customer, "insurance_policy", now, expires_on=(TODAY + timedelta(days=45)).isoformat())
+    session.commit()
+    everyone = session.scalar(select(func.count()).select_from(Customer)) or 0
+
+    saved = client_for("hq_ops").put(
+        "/api/v1/segments/rules/insurance_expiring", json={"params": {"within_days": 60}}
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["customers"] >= 1
+    assert len(chunks) == math.ceil(everyone / 2)
+    run = segments_tasks.last_run(session)
+    assert run is not None and run.full_cursor is None and run.customers_touched == everyone
+    assert session.scalar(select(func.count()).select_from(CustomerValue)) == sum(chunks)
 
 
 def test_console_panel_tags_in_scope_only(console, world: World, session: Session) -> None:

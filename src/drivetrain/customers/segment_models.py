@@ -40,7 +40,10 @@ class SegmentRun(Base):
     """Where the last recompute stopped: its clock time and the newest timeline event and ownership it saw.
 
     The next incremental run looks only at what changed after these, plus date windows crossed since
-    ``as_of``; the guarded update of this row keeps two workers from running the same recompute."""
+    ``as_of``; the guarded update of this row keeps two workers from running the same recompute.
+
+    While ``full_cursor`` is set, a full recompute as of ``as_of`` is under way (or died half-way): the
+    customers up to that id are done. It is claimed by ``claimed_by`` until ``claimed_until``."""
 
     __tablename__ = "segment_run"
     key: Mapped[str] = mapped_column(String(20), primary_key=True)
@@ -48,11 +51,15 @@ class SegmentRun(Base):
     event_watermark: Mapped[str] = mapped_column(String(26), default="")
     ownership_watermark: Mapped[str] = mapped_column(String(26), default="")
     customers_touched: Mapped[int] = mapped_column(Integer, default=0)
+    full_cursor: Mapped[str | None] = mapped_column(String(26))
+    claimed_by: Mapped[str | None] = mapped_column(String(26))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SegmentCandidate(Base):
-    """Scratch list of the customers one incremental run recomputes, filled and emptied inside its
-    transaction, so the union that finds them is evaluated once, not once per statement."""
+    """Scratch list of the customers one incremental run (or one chunk of a full run) recomputes, filled
+    and emptied inside its transaction, so the query that finds them is evaluated once, not once per
+    statement."""
 
     __tablename__ = "segment_candidate"
     customer_id: Mapped[str] = mapped_column(String(26), primary_key=True)

@@ -2,7 +2,11 @@
 
 A customer's tags and tier are read through ``CustomerRepository.get`` (out of scope: 404); the counts
 are over the caller's readable customers; the rules and bins are HQ's (scope all to read,
-segments:configure to change)."""
+segments:configure to change).
+
+Changing them recomputes every customer, in chunks of their own transactions like any full run
+(``segments_tasks.recompute``): the change commits with the start of that run, so a request that dies
+half-way leaves the change saved and the run unfinished, and the worker's next sweep finishes it."""
 
 from __future__ import annotations
 

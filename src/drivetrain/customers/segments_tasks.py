@@ -7,18 +7,32 @@ set-based statements over that set; no loop over customers. Ids are ULIDs, order
 "newer than" is an id comparison; the watermark is read back by ``OVERLAP`` so a transaction that
 committed late is still seen (recomputing someone twice changes nothing).
 
+A full run (the first on any database, or asked for) goes in chunks of ``CHUNK_CUSTOMERS`` customers
+by id, each its own short transaction, so on SQLite the other writers (lead capture, API tokens) get
+the single write lock between chunks instead of waiting out the whole recompute. It is judged as of
+the moment it started and takes that moment's watermarks: whatever changes while it runs is newer, and
+the next incremental run picks it up. The ``segment_run`` row carries its cursor (the last customer
+id done, committed with that chunk) and a claim renewed by every chunk. A run that dies half-way
+leaves every customer either recomputed or as before, and the watermark still says a full run is
+unfinished: no incremental run starts from it, the next run, once the claim has lapsed (``LEASE``),
+resumes at the cursor as of the same moment. An explicit full run starts afresh and takes the claim
+over (new rule parameters must reach every customer); the run it replaced stops at its next chunk.
+
 The worker runs it every ``REFRESH_EVERY``: like the defect-alert recount it is not a due row, so the
-worker keeps the last time in memory, and a guarded update of the ``segment_run`` row makes a second
-worker running at the same moment skip instead of doing the same work.
+worker keeps the last time in memory, and guarded updates of the ``segment_run`` row (the watermark
+for an incremental run, the cursor and claim for each chunk) make a second worker running at the same
+moment skip instead of doing the same work.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, or_, select, union, update
+from sqlalchemy import CompoundSelect, Select, delete, func, insert, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +46,14 @@ from drivetrain.kit.ids import new_id
 RUN_KEY = "segments"
 OVERLAP = timedelta(minutes=2)
 REFRESH_EVERY = timedelta(minutes=10)
+CHUNK_CUSTOMERS = 20_000
+"""Customers per transaction of a full run: about a second of work at a million customers."""
+LEASE = timedelta(minutes=5)
+"""How long a full run's claim outlives its last chunk: shorter than ``REFRESH_EVERY``, so the sweep
+after a run died resumes it."""
+WRITERS_PAUSE_SECONDS = 0.1
+"""SQLite's pause between chunks. A writer in this process waiting for the single writer connection
+takes it at once; one in another process retries the lock every 100 ms at most."""
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -39,13 +61,23 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 class RecomputeResult:
     full: bool
     customers: int
-    """Customers looked at (all of them on a full run)."""
+    """Customers looked at (on a full run: in the chunks this call did)."""
     tags_added: int
     tags_removed: int
     tiers_written: int
     as_of: datetime
     skipped: bool = False
-    """Another run held the watermark (a second worker): nothing was done."""
+    """Another run held the watermark or the full run's claim (a second worker), or took it over:
+    the work, or the rest of it, is left to that run."""
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A full run this call holds: its moment, its claim and the last customer id done."""
+
+    as_of: datetime
+    token: str
+    cursor: str
 
 
 def id_floor(watermark: str, overlap: timedelta) -> str:
@@ -71,21 +103,23 @@ def _changed_since(run: SegmentRun, overlap: timedelta) -> list[Select[Any]]:
     ]
 
 
-def _advance(session: Session, run: SegmentRun | None, values: dict[str, Any]) -> bool:
+def _watermarks(session: Session, now: datetime) -> dict[str, Any]:
+    return {
+        "as_of": now,
+        "event_watermark": session.scalar(select(func.max(TimelineEvent.id))) or "",
+        "ownership_watermark": session.scalar(select(func.max(Ownership.id))) or "",
+    }
+
+
+def _advance(session: Session, run: SegmentRun, values: dict[str, Any]) -> bool:
     """Move the watermark from what this run read; False when another run moved it first."""
-    if run is None:
-        try:
-            with session.begin_nested():
-                session.add(SegmentRun(key=RUN_KEY, **values))
-        except IntegrityError:
-            return False
-        return True
     moved = session.execute(
         update(SegmentRun)
         .where(
             SegmentRun.key == RUN_KEY,
             SegmentRun.as_of == run.as_of,
             SegmentRun.event_watermark == run.event_watermark,
+            SegmentRun.full_cursor.is_(None),
         )
         .values(**values)
         .execution_options(synchronize_session=False)
@@ -93,51 +127,189 @@ def _advance(session: Session, run: SegmentRun | None, values: dict[str, Any]) -
     return bool(moved.rowcount)  # type: ignore[attr-defined]
 
 
+def _sync(
+    session: Session,
+    rules: list[tags.RuleConfig],
+    bins: tiers.TierBins,
+    now: datetime,
+    candidates: Select[Any] | CompoundSelect[Any],
+) -> tuple[int, int, int, int]:
+    """Recompute the candidates through the scratch list: (looked at, tags added, removed, tiers written)."""
+    session.execute(delete(SegmentCandidate))
+    session.execute(insert(SegmentCandidate).from_select(["customer_id"], candidates))
+    looked_at = session.scalar(select(func.count()).select_from(SegmentCandidate)) or 0
+    chosen = select(SegmentCandidate.customer_id)
+    added, removed = tags.sync_rule_tags(session, rules, now=now, candidates=chosen)
+    written = tiers.sync_tiers(session, bins, now=now, candidates=chosen)
+    session.execute(delete(SegmentCandidate))
+    return looked_at, added, removed, written
+
+
+def let_writers_in(session: Session) -> None:
+    """Between two chunks of a full run, after the first committed (PostgreSQL needs no pause)."""
+    if session.get_bind().dialect.name == "sqlite":
+        time.sleep(WRITERS_PAUSE_SECONDS)
+
+
 def recompute(
-    session: Session, *, now: datetime | None = None, full: bool = False, overlap: timedelta = OVERLAP
+    session: Session,
+    *,
+    now: datetime | None = None,
+    full: bool = False,
+    overlap: timedelta = OVERLAP,
+    between_chunks: Callable[[Session], None] = let_writers_in,
 ) -> RecomputeResult:
-    """Rule tags and value tiers, as of ``now``; incremental unless ``full`` or never run before."""
+    """Rule tags and value tiers, as of ``now``; incremental unless ``full``, never run before, or a full
+    run is unfinished (it resumes, as of its own moment).
+
+    An incremental run stays in the caller's transaction. A full run commits ``session`` once it holds
+    the run (the caller's pending changes, such as new rule parameters, go with that) and after every
+    chunk but the last, calling ``between_chunks`` before the next; the last chunk and the end of the
+    run are left to the caller's commit."""
     now = now or clock.now()
     rules = tags.ensure_rules(session)
     bins = tiers.load_bins(session)
-    run = session.get(SegmentRun, RUN_KEY)
-    full = full or run is None
-    candidates = None
-    if not full:
-        assert run is not None
-        parts = _changed_since(run, overlap)
-        for rule in rules:
-            if rule.enabled:
-                parts += tags.window_crossers(rule.params, run.as_of, now)
-        parts += tiers.window_crossers(bins, run.as_of, now)
-        candidates = union(*parts)
-    values = {
-        "as_of": now,
-        "event_watermark": session.scalar(select(func.max(TimelineEvent.id))) or "",
-        "ownership_watermark": session.scalar(select(func.max(Ownership.id))) or "",
-    }
-    if not _advance(session, run, values):
-        return RecomputeResult(full, 0, 0, 0, 0, now, skipped=True)
-    if candidates is None:
-        looked_at = session.scalar(select(func.count()).select_from(Customer)) or 0
-        chosen = None
+    run = session.get(SegmentRun, RUN_KEY, populate_existing=True)
+    if not full and run is not None and run.full_cursor is None:
+        result = _incremental(session, run, rules, bins, now=now, overlap=overlap)
     else:
-        session.execute(delete(SegmentCandidate))
-        session.execute(insert(SegmentCandidate).from_select(["customer_id"], candidates))
-        looked_at = session.scalar(select(func.count()).select_from(SegmentCandidate)) or 0
-        chosen = select(SegmentCandidate.customer_id)
-    added, removed = tags.sync_rule_tags(session, rules, now=now, candidates=chosen)
-    written = tiers.sync_tiers(session, bins, now=now, candidates=chosen)
-    if chosen is not None:
-        session.execute(delete(SegmentCandidate))
+        claim = _start_full(session, run, now) if full or run is None else _resume_full(session, run)
+        if claim is None:
+            return RecomputeResult(True, 0, 0, 0, 0, now, skipped=True)
+        result = _full_in_chunks(session, claim, rules, bins, between_chunks)
+    session.expire_all()
+    return result
+
+
+def _incremental(
+    session: Session,
+    run: SegmentRun,
+    rules: list[tags.RuleConfig],
+    bins: tiers.TierBins,
+    *,
+    now: datetime,
+    overlap: timedelta,
+) -> RecomputeResult:
+    parts = _changed_since(run, overlap)
+    for rule in rules:
+        if rule.enabled:
+            parts += tags.window_crossers(rule.params, run.as_of, now)
+    parts += tiers.window_crossers(bins, run.as_of, now)
+    if not _advance(session, run, _watermarks(session, now)):
+        return RecomputeResult(False, 0, 0, 0, 0, now, skipped=True)
+    looked_at, added, removed, written = _sync(session, rules, bins, now, union(*parts))
     session.execute(
         update(SegmentRun)
         .where(SegmentRun.key == RUN_KEY)
         .values(customers_touched=looked_at)
         .execution_options(synchronize_session=False)
     )
-    session.expire_all()
-    return RecomputeResult(full, looked_at, added, removed, written, now)
+    return RecomputeResult(False, looked_at, added, removed, written, now)
+
+
+def _start_full(session: Session, run: SegmentRun | None, now: datetime) -> _Claim | None:
+    """A fresh full run as of ``now``, taking over one under way; None when another worker's first
+    run created the watermark row first."""
+    claim = _Claim(as_of=now, token=new_id(), cursor="")
+    values = _watermarks(session, now) | {
+        "customers_touched": 0,
+        "full_cursor": claim.cursor,
+        "claimed_by": claim.token,
+        "claimed_until": clock.now() + LEASE,
+    }
+    if run is None:
+        try:
+            with session.begin_nested():
+                session.execute(insert(SegmentRun).values(key=RUN_KEY, **values))
+        except IntegrityError:
+            return None
+    else:
+        session.execute(
+            update(SegmentRun)
+            .where(SegmentRun.key == RUN_KEY)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    return claim
+
+
+def _resume_full(session: Session, run: SegmentRun) -> _Claim | None:
+    """The unfinished full run, claimed if its last claim has lapsed; None while another run holds it."""
+    assert run.full_cursor is not None
+    at = clock.now()
+    claim = _Claim(as_of=run.as_of, token=new_id(), cursor=run.full_cursor)
+    moved = session.execute(
+        update(SegmentRun)
+        .where(
+            SegmentRun.key == RUN_KEY,
+            SegmentRun.as_of == run.as_of,
+            SegmentRun.full_cursor == run.full_cursor,
+            SegmentRun.claimed_until <= at,
+        )
+        .values(claimed_by=claim.token, claimed_until=at + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return claim if moved.rowcount else None  # type: ignore[attr-defined]
+
+
+def _chunk_end(session: Session, after: str) -> str | None:
+    """The id closing the next chunk: the ``CHUNK_CUSTOMERS``-th customer after ``after``, or the last."""
+    ids = select(Customer.id).where(Customer.id > after).order_by(Customer.id).limit(CHUNK_CUSTOMERS)
+    end: str | None = session.scalar(select(func.max(ids.subquery().c.id)))
+    return end
+
+
+def _move_cursor(session: Session, claim: _Claim, cursor: str, to: str | None) -> bool:
+    """Take the next chunk (``to`` None: the run is done) if this call still holds the run at
+    ``cursor``; the guarded update also locks the row, so no other run's chunk interleaves."""
+    done = to is None
+    moved = session.execute(
+        update(SegmentRun)
+        .where(
+            SegmentRun.key == RUN_KEY,
+            SegmentRun.claimed_by == claim.token,
+            SegmentRun.full_cursor == cursor,
+        )
+        .values(
+            full_cursor=to,
+            claimed_by=None if done else claim.token,
+            claimed_until=None if done else clock.now() + LEASE,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
+def _full_in_chunks(
+    session: Session,
+    claim: _Claim,
+    rules: list[tags.RuleConfig],
+    bins: tiers.TierBins,
+    between_chunks: Callable[[Session], None],
+) -> RecomputeResult:
+    cursor, totals = claim.cursor, (0, 0, 0, 0)
+    end = _chunk_end(session, cursor)
+    while end is not None:
+        session.commit()  # the claim (a second worker sees the run taken) or the chunk before
+        if cursor != claim.cursor:
+            between_chunks(session)
+        if not _move_cursor(session, claim, cursor, end):
+            session.rollback()
+            return RecomputeResult(True, *totals, claim.as_of, skipped=True)
+        chunk = select(Customer.id).where(Customer.id > cursor, Customer.id <= end)
+        done = _sync(session, rules, bins, claim.as_of, chunk)
+        session.execute(
+            update(SegmentRun)
+            .where(SegmentRun.key == RUN_KEY)
+            .values(customers_touched=SegmentRun.customers_touched + done[0])
+            .execution_options(synchronize_session=False)
+        )
+        totals = (totals[0] + done[0], totals[1] + done[1], totals[2] + done[2], totals[3] + done[3])
+        cursor, end = end, _chunk_end(session, end)
+    if not _move_cursor(session, claim, cursor, None):
+        session.rollback()
+        return RecomputeResult(True, *totals, claim.as_of, skipped=True)
+    return RecomputeResult(True, *totals, claim.as_of)
 
 
 def last_run(session: Session) -> SegmentRun | None:

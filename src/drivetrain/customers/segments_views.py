@@ -1,5 +1,6 @@
 """Console: HQ's segmentation page (rule parameters, tier bins, counts, recompute) and the tags-and-tier
-panel of the customer 360 page (an HTMX fragment with the manual-tag form)."""
+panel of the customer 360 page (an HTMX fragment with the manual-tag form). A saved change recomputes
+in chunks, committed as they go, as over the API (``segments_api``)."""
 
 from __future__ import annotations
 

@@ -143,12 +143,12 @@ def _expires_on() -> ColumnElement[str]:
     return expires
 
 
-def qualifying(params: RuleParams, now: datetime, *, among: Candidates | None = None) -> Select[Any]:
-    """Customer ids that hold the rule's tag at ``now`` (merged-away customers are dropped later);
-    ``among`` narrows the scan to those customers before any grouping."""
+def qualifying(params: RuleParams, now: datetime, *, among: Candidates) -> Select[Any]:
+    """Which of the customers ``among`` hold the rule's tag at ``now`` (merged-away customers are
+    dropped later); the scan is narrowed to them before any grouping."""
     today = local_day(now)
-    owners = Vehicle.owner_id.is_not(None) if among is None else Vehicle.owner_id.in_(among)
-    events = TimelineEvent.customer_id.is_not(None) if among is None else TimelineEvent.customer_id.in_(among)
+    owners = Vehicle.owner_id.in_(among)
+    events = TimelineEvent.customer_id.in_(among)
     if isinstance(params, NevOwnerParams):
         return (
             select(Vehicle.owner_id)
@@ -310,28 +310,25 @@ def update_rule(
 
 
 def sync_rule_tags(
-    session: Session, rules: list[RuleConfig], *, now: datetime, candidates: Candidates | None
+    session: Session, rules: list[RuleConfig], *, now: datetime, candidates: Candidates
 ) -> tuple[int, int]:
-    """Bring every rule tag in line for the candidate customers (all customers when ``None``), in a
-    pair of set-based statements per rule; (links added, links removed)."""
+    """Bring every rule tag in line for the candidate customers, in a pair of set-based statements
+    per rule; (links added, links removed)."""
     added = removed = 0
     for config in rules:
-        if not config.enabled:
-            who: Select[Any] = select(null()).where(false())
-        elif candidates is None:
-            who = qualifying(config.params, now)
-        else:
+        if config.enabled:
             who = qualifying(config.params, now, among=candidates)
-        target = select(Customer.id).where(Customer.merged_into_id.is_(None), Customer.id.in_(who))
-        held = CustomerTag.tag_id == config.tag_id
-        if candidates is not None:
-            target = target.where(Customer.id.in_(candidates))
-            held = and_(held, CustomerTag.customer_id.in_(candidates))
+        else:
+            who = select(null()).where(false())
+        target = select(Customer.id).where(
+            Customer.merged_into_id.is_(None), Customer.id.in_(who), Customer.id.in_(candidates)
+        )
+        held = and_(CustomerTag.tag_id == config.tag_id, CustomerTag.customer_id.in_(candidates))
         # Counted, not taken from rowcount: psycopg reports -1 for an INSERT … SELECT.
         before = _count(session, held)
         session.execute(delete(CustomerTag).where(held, CustomerTag.customer_id.not_in(target)))
         kept = _count(session, held)
-        already = select(CustomerTag.customer_id).where(CustomerTag.tag_id == config.tag_id)
+        already = select(CustomerTag.customer_id).where(held)
         fresh = target.where(Customer.id.not_in(already)).with_only_columns(
             Customer.id, literal(config.tag_id), literal(now, UTCDateTime()), null()
         )

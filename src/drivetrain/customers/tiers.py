@@ -108,24 +108,18 @@ def _points(conditions: list[ColumnElement[bool]]) -> ColumnElement[int]:
     return reduce(lambda a, b: a + b, [case((c, 1), else_=0) for c in conditions])
 
 
-def sync_tiers(
-    session: Session, bins: TierBins, *, now: datetime, candidates: Select[Any] | Any | None
-) -> int:
-    """Recompute the value rows of the candidate customers (all when ``None``) in one delete and one
-    insert-from-select; the number of rows written."""
+def sync_tiers(session: Session, bins: TierBins, *, now: datetime, candidates: Select[Any]) -> int:
+    """Recompute the value rows of the candidate customers in one delete and one insert-from-select;
+    the number of rows written."""
     in_window = TimelineEvent.at >= now - timedelta(days=bins.window_days)
     activity = select(
         TimelineEvent.customer_id.label("customer_id"),
         func.max(TimelineEvent.at).label("last_at"),
         func.sum(case((in_window, 1), else_=0)).label("frequency"),
         func.sum(case((in_window, TimelineEvent.detail["amount"].as_float()), else_=None)).label("spend"),
-    ).where(TimelineEvent.kind.in_(ACTIVITY_KINDS))
-    customers = select(Customer.id).where(Customer.merged_into_id.is_(None))
-    stale = delete(CustomerValue)
-    if candidates is not None:
-        activity = activity.where(TimelineEvent.customer_id.in_(candidates))
-        customers = customers.where(Customer.id.in_(candidates))
-        stale = stale.where(CustomerValue.customer_id.in_(candidates))
+    ).where(TimelineEvent.kind.in_(ACTIVITY_KINDS), TimelineEvent.customer_id.in_(candidates))
+    customers = select(Customer.id).where(Customer.merged_into_id.is_(None), Customer.id.in_(candidates))
+    stale = delete(CustomerValue).where(CustomerValue.customer_id.in_(candidates))
     act = activity.group_by(TimelineEvent.customer_id).subquery()
     frequency, spend = func.coalesce(act.c.frequency, 0), func.coalesce(act.c.spend, 0.0)
     scored = (
@@ -175,9 +169,7 @@ def sync_tiers(
             rows,
         )
     )
-    written = select(func.count()).select_from(CustomerValue)
-    if candidates is not None:
-        written = written.where(CustomerValue.customer_id.in_(candidates))
+    written = select(func.count()).select_from(CustomerValue).where(CustomerValue.customer_id.in_(candidates))
     return session.scalar(written) or 0  # counted: psycopg's rowcount is -1 for INSERT … SELECT
 
 

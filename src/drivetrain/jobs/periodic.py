@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Periodic:
     """A sweeper (``(db, worker_id) -> rows acted on``) running ``job(session, now)`` in its own
-    transaction at most once per ``every``; a failure is logged and retried at the next interval."""
+    session, committed at the end, at most once per ``every`` (a long job may commit along the way, as
+    a full segment recompute does per chunk); a failure is logged and retried at the next interval."""
 
     job: Callable[[Session, datetime], int]
     every: timedelta
