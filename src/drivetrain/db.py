@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
@@ -176,6 +176,7 @@ def unit_of_work(db: Database | None = None) -> Iterator[Session]:
 
 
 _BULK_ROWS = "drivetrain.bulk_rows"
+_BULK_NEW = "drivetrain.bulk_new"
 _PendingRows = dict[tuple[type[Base], tuple[str, ...]], list[dict[str, Any]]]  # by table and columns
 
 
@@ -193,16 +194,36 @@ def append_row(session: Session, model: type[Base], **values: Any) -> None:
         pending.setdefault((model, tuple(values)), []).append(values)
 
 
+def add_new(session: Session, *objects: Base) -> None:
+    """Add new objects that nothing in the transaction queries back (a captured lead, its prospect).
+
+    Normally ``session.add_all``. Inside ``bulk_rows`` they go in by Core at the end of the block,
+    one INSERT per table and before the session's flush (which may hold rows referring to them),
+    and then join the session as persistent objects, as after a flush: their column defaults are
+    applied to them, and later changes to them are flushed as updates. References between them
+    must be set as foreign-key columns, not through relationships, and a table's first object must
+    come after those it refers to.
+    """
+    pending: list[Base] | None = session.info.get(_BULK_NEW)
+    if pending is None:
+        session.add_all(objects)
+    else:
+        pending.extend(objects)
+
+
 @contextmanager
 def bulk_rows(session: Session) -> Iterator[None]:
-    """Rows from ``append_row`` in the block are inserted at its end, after a flush of the ORM
-    objects they may refer to (a customer, a lead); column defaults apply as for objects."""
+    """Objects from ``add_new`` and rows from ``append_row`` in the block are inserted at its end:
+    the new objects first, then a flush of the session, then the rows; column defaults apply."""
     pending: _PendingRows = {}
-    session.info[_BULK_ROWS] = pending
+    new: list[Base] = []
+    session.info[_BULK_ROWS], session.info[_BULK_NEW] = pending, new
     try:
         yield
     finally:
         session.info.pop(_BULK_ROWS, None)
+        session.info.pop(_BULK_NEW, None)
+    _insert_new(session, new)
     session.flush()
     for (model, attributes), rows in pending.items():
         columns = _column_names(model, attributes)
@@ -210,6 +231,44 @@ def bulk_rows(session: Session) -> Iterator[None]:
             rows = [dict(zip(columns, row.values(), strict=True)) for row in rows]
         table = cast(Table, model.__table__)
         session.execute(insert(table), rows)  # Core, not the ORM's bulk path: no work per row
+
+
+def _insert_new(session: Session, objects: list[Base]) -> None:
+    """Tables in the order their first object came; one INSERT per table and set of columns."""
+    by_table: dict[Table, dict[tuple[str, ...], list[dict[str, Any]]]] = {}
+    for obj in objects:
+        row = _new_row(obj)
+        by_table.setdefault(cast(Table, obj.__table__), {}).setdefault(tuple(row), []).append(row)
+    for table, groups in by_table.items():
+        for rows in groups.values():
+            session.execute(insert(table), rows)
+    for obj in objects:
+        make_transient_to_detached(obj)  # their rows exist now: persistent, with nothing to flush
+    session.add_all(objects)
+
+
+def _new_row(obj: Base) -> dict[str, Any]:
+    """The INSERT values of a new object, as the ORM's flush would send them, set on the object too:
+    an unset (or None) attribute of a column with a Python default gets the default, one with only a
+    server default is left to the database (and loaded when read), any other unset one is None."""
+    state = inspect(obj)
+    row: dict[str, Any] = {}
+    for attribute in state.mapper.column_attrs:
+        column = attribute.columns[0]
+        value = state.dict.get(attribute.key)
+        if (
+            value is None
+            and column.default is not None
+            and (column.default.is_scalar or column.default.is_callable)
+        ):
+            value = column.default.arg(None) if column.default.is_callable else column.default.arg
+            setattr(obj, attribute.key, value)
+        elif value is None and (column.server_default is not None or column.default is not None):
+            continue
+        elif attribute.key not in state.dict:
+            setattr(obj, attribute.key, None)
+        row[column.name] = value
+    return row
 
 
 def _column_names(model: type[Base], attributes: tuple[str, ...]) -> tuple[str, ...]:

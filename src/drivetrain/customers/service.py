@@ -32,7 +32,7 @@ from drivetrain.customers.schemas import (
     VehicleCreate,
     VehicleUpdate,
 )
-from drivetrain.db import append_row
+from drivetrain.db import add_new, append_row
 from drivetrain.kit import clock
 from drivetrain.kit.address import parse_address
 from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
@@ -142,13 +142,17 @@ def _set_primary_phone(customer: Customer, phone: str) -> None:
         if point.kind == ContactKind.MOBILE:
             point.is_primary = point.value == phone
     if not any(p.kind == ContactKind.MOBILE and p.value == phone for p in customer.contact_points):
-        customer.contact_points.append(ContactPoint(kind=ContactKind.MOBILE, value=phone, is_primary=True))
+        customer.contact_points.append(
+            ContactPoint(customer_id=customer.id, kind=ContactKind.MOBILE, value=phone, is_primary=True)
+        )
     customer.primary_phone = phone
 
 
 def _add_contact(customer: Customer, kind: ContactKind, value: str | None) -> None:
     if value and not any(p.kind == kind and p.value == value for p in customer.contact_points):
-        customer.contact_points.append(ContactPoint(kind=kind, value=value, is_primary=True))
+        customer.contact_points.append(
+            ContactPoint(customer_id=customer.id, kind=kind, value=value, is_primary=True)
+        )
 
 
 def _snapshot(customer: Customer) -> dict[str, Any]:
@@ -178,7 +182,7 @@ def create_customer(
     _add_contact(customer, ContactKind.EMAIL, data.email)
     _add_contact(customer, ContactKind.WECHAT_UNIONID, data.wechat_unionid)
     _add_contact(customer, ContactKind.WECOM_EXTERNAL, data.wecom_external_userid)
-    session.add(customer)
+    add_new(session, customer, *customer.contact_points)
     for consent in data.consents:
         record_consent(session, subject, customer, consent, audited=False)
     if data.tags:

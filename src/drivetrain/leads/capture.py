@@ -5,8 +5,9 @@ person by mobile, fold a repeat into a touch on their open lead, route, notify, 
 
 A batch reads what all its requests need in a handful of queries before deciding anything, keeps
 the state routing changes (open-lead loads, the round-robin turn, leads just created) in memory
-while it decides them one by one in arrival order, and writes everything at the end: one flush for
-the customers and leads, one INSERT per table for the rows nobody reads back (``db.bulk_rows``).
+while it decides them one by one in arrival order, and writes everything at the end: one INSERT per
+table for the new customers, contact points and leads and for the rows nobody reads back, and one
+flush for what changed on known customers (``db.bulk_rows``).
 So capture costs a few statements per batch instead of a few dozen per lead, and the HTTP endpoint
 can gather the requests that arrive together (see ``leads.intake_queue``).
 """
@@ -26,7 +27,7 @@ from drivetrain.customers.models import ConsentChannel, ConsentPurpose, ConsentS
 from drivetrain.customers.repository import CustomerFilter, CustomerRepository
 from drivetrain.customers.schemas import ConsentIn, CustomerCreate
 from drivetrain.customers.service import add_timeline, create_customer, record_consent
-from drivetrain.db import append_row, bulk_rows
+from drivetrain.db import add_new, append_row, bulk_rows
 from drivetrain.kit import clock
 from drivetrain.kit.address import coordinates_of, parse_address
 from drivetrain.kit.errors import Conflict, DomainError, InvalidInput
@@ -273,7 +274,7 @@ class _Batch:
         lead.dealer_id, lead.consultant_id, lead.assigned_at = dealer_id, _id(consultant), now
         if consultant is not None and dealer_id is not None:
             lead.first_contact_due_at = first_contact_due(self.session, dealer_id, self.settings, start=now)
-        self.session.add(lead)
+        add_new(self.session, lead)
         self._add_touch(lead, data)
         history(self.session, lead, "assigned", to_value=lead.consultant_id, actor=subject)
         log_step(
@@ -327,7 +328,7 @@ class _Batch:
             entity_id=lead.id,
             created_at=clock.now(),
         )
-        self.session.add(record)
+        add_new(self.session, record)
         self.replays[(request.subject.user_id, key)] = record
 
     def _register(self, lead: Lead, customer: Customer) -> None:
