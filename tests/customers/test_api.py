@@ -225,3 +225,24 @@ def test_unauthenticated_is_401_problem(app) -> None:
     answer = app.get("/api/v1/customers")
     assert answer.status_code == 401
     assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_customer_page_names_where_consent_was_given(client_for, console, world: World) -> None:
+    """Known sources read as words (a lead's by its channel); anything else an integrator sent is shown
+    as sent."""
+    customer_id = world.customers["cust_a1"]
+    client = client_for("sc_a1")
+    for purpose, source in (
+        ("marketing", "purchase_contract"),
+        ("service", "lead:live_stream"),
+        ("survey", "x-crm"),
+    ):
+        answer = client.post(
+            f"/api/v1/customers/{customer_id}/consents",
+            json={"purpose": purpose, "channel": "sms", "status": "granted", "source": source},
+        )
+        assert answer.status_code == 201, answer.text
+    page = console("sc_a1").get(f"/customers/{customer_id}").text
+    card = page[page.index('aria-labelledby="consents"') :].split("</section>")[0]
+    assert "购车合同" in card and "线索：直播" in card and "x-crm" in card
+    assert "purchase_contract" not in card and "lead:live_stream" not in card
