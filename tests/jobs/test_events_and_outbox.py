@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from drivetrain.db import Database, bulk_rows
 from drivetrain.integrations.wecom.client import FakeWeCom, WeComError, text_message_body
+from drivetrain.jobs import api as jobs_api
 from drivetrain.jobs import events, outbox
 from drivetrain.jobs.broker import Broker
 from drivetrain.jobs.models import OutboxMessage
@@ -92,6 +94,42 @@ def test_broker_wakes_only_the_recipients() -> None:
     runner.start()
     runner.join(timeout=10)
     assert outcome == [(True, False)]
+
+
+class _StaysConnected:
+    async def is_disconnected(self) -> bool:
+        return False
+
+
+def test_a_burst_bigger_than_a_page_streams_without_waiting_for_a_wake_up(
+    session: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2.5 pages of events committed at once all reach the stream with no further commit to wake it:
+    a page that comes back full is followed by the next read at once (the poll is an hour here)."""
+    me = world.users["sc_a1"].id
+    start = events.latest_event_id(session, me)
+    count = jobs_api.READ_PAGE * 5 // 2
+    for n in range(count):
+        events.publish(session, "lead.assigned", recipients=[me], payload={"n": n})
+    session.commit()
+    monkeypatch.setattr(jobs_api, "POLL_SECONDS", 3600.0)
+
+    async def receive() -> list[int]:
+        stream = jobs_api._stream(_StaysConnected(), me, start)  # type: ignore[arg-type]
+        received: list[int] = []
+        async for message in stream:
+            if message.event == "lead.assigned":
+                received.append(json.loads(message.data)["n"])
+                if len(received) == count:
+                    break
+        await stream.aclose()
+        return received
+
+    outcome: list[list[int]] = []
+    runner = threading.Thread(target=lambda: outcome.append(asyncio.run(asyncio.wait_for(receive(), 60))))
+    runner.start()
+    runner.join(timeout=90)
+    assert outcome == [list(range(count))]
 
 
 def test_outbox_delivers_in_the_real_wecom_format(db: Database, session: Session, empty_outbox: None) -> None:

@@ -26,6 +26,7 @@ from drivetrain.jobs.models import Event
 
 router = APIRouter(tags=["events"])
 POLL_SECONDS = 1.0
+READ_PAGE = 100  # events read at a time
 STREAM_READ_THREADS = 8
 _stream_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
@@ -44,7 +45,7 @@ def _limiter() -> anyio.CapacityLimiter:
 
 def _read(recipient_id: str, after_id: int) -> list[Event]:
     with database().session(write=False) as session:
-        return events.events_after(session, recipient_id, after_id)
+        return events.events_after(session, recipient_id, after_id, limit=READ_PAGE)
 
 
 def _latest(recipient_id: str) -> int:
@@ -65,12 +66,15 @@ async def _stream(
         yield ServerSentEvent(comment="connected")
         while not await request.is_disconnected():
             signal.clear()
-            for event in await anyio.to_thread.run_sync(_read, recipient_id, last, limiter=_limiter()):
+            page = await anyio.to_thread.run_sync(_read, recipient_id, last, limiter=_limiter())
+            for event in page:
                 last = event.id
                 payload = {"type": event.type, "at": event.at.isoformat(), **event.payload}
                 yield ServerSentEvent(
                     data=json.dumps(payload, ensure_ascii=False), event=event.type, id=str(event.id)
                 )
+            if len(page) == READ_PAGE:
+                continue  # a burst bigger than a page: the rest is already there, not worth a wake-up
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), timeout=POLL_SECONDS)
     finally:
