@@ -251,24 +251,46 @@ def _new_row(obj: Base) -> dict[str, Any]:
     """The INSERT values of a new object, as the ORM's flush would send them, set on the object too:
     an unset (or None) attribute of a column with a Python default gets the default, one with only a
     server default is left to the database (and loaded when read), any other unset one is None."""
-    state = inspect(obj)
+    values = inspect(obj).dict
     row: dict[str, Any] = {}
-    for attribute in state.mapper.column_attrs:
-        column = attribute.columns[0]
-        value = state.dict.get(attribute.key)
-        if (
-            value is None
-            and column.default is not None
-            and (column.default.is_scalar or column.default.is_callable)
-        ):
-            value = column.default.arg(None) if column.default.is_callable else column.default.arg
-            setattr(obj, attribute.key, value)
-        elif value is None and (column.server_default is not None or column.default is not None):
-            continue
-        elif attribute.key not in state.dict:
-            setattr(obj, attribute.key, None)
-        row[column.name] = value
+    for key, name, default, server_side in _insert_plan(type(obj)):
+        value = values.get(key)
+        if value is None:
+            if default is not None:
+                value = default.arg(None) if default.is_callable else default.arg
+                setattr(obj, key, value)
+            elif server_side:
+                continue
+            elif key not in values:
+                setattr(obj, key, None)
+        row[name] = value
     return row
+
+
+_PLANS: dict[type[Base], list[tuple[str, str, Any, bool]]] = {}
+
+
+def _insert_plan(model: type[Base]) -> list[tuple[str, str, Any, bool]]:
+    """Per column attribute: its key, its column's name, its Python default (scalar or callable), and
+    whether the database has a default of its own."""
+    if model not in _PLANS:
+        plan = []
+        for attribute in inspect(model).column_attrs:
+            column = attribute.columns[0]
+            default = column.default
+            python_default = (
+                default if default is not None and (default.is_scalar or default.is_callable) else None
+            )
+            plan.append(
+                (
+                    attribute.key,
+                    column.name,
+                    python_default,
+                    column.server_default is not None or default is not None,
+                )
+            )
+        _PLANS[model] = plan
+    return _PLANS[model]
 
 
 def _column_names(model: type[Base], attributes: tuple[str, ...]) -> tuple[str, ...]:

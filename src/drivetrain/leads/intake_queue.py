@@ -27,7 +27,7 @@ from drivetrain.leads.capture import Capture, CaptureRequest, capture_many
 from drivetrain.leads.presenters import captured_read
 from drivetrain.leads.schemas import LeadRead
 
-MAX_BATCH = 64
+MAX_BATCH = 256
 log = logging.getLogger(__name__)
 
 
