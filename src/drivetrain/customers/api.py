@@ -67,7 +67,7 @@ def list_customers(
     subject: SubjectDep,
     session: SessionDep,
     q: Annotated[
-        str | None, Query(max_length=60, description="Phone, VIN, plate or the start of a name")
+        Text | None, Query(max_length=60, description="Phone, VIN, plate or the start of a name")
     ] = None,
     phone: Annotated[Text | None, Query(max_length=30)] = None,
     vin: Annotated[Text | None, Query(max_length=30)] = None,
@@ -141,9 +141,9 @@ def timeline(
     customer_id: str,
     subject: SubjectDep,
     session: SessionDep,
-    kind: Annotated[list[str] | None, Query(max_length=20)] = None,
+    kind: Annotated[list[Text] | None, Query(max_length=20)] = None,
     group: Annotated[
-        list[str] | None, Query(max_length=len(GROUPS), description=f"Any of: {', '.join(GROUPS)}")
+        list[Text] | None, Query(max_length=len(GROUPS), description=f"Any of: {', '.join(GROUPS)}")
     ] = None,
     source: Annotated[
         Text | None,

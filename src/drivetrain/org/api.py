@@ -25,7 +25,7 @@ def list_dealers(
     region: Annotated[Text | None, Query(max_length=40)] = None,
     province: Annotated[Text | None, Query(max_length=20)] = None,
     cursor: Annotated[
-        str | None, Query(max_length=20, description="The last dealer code of the previous page")
+        Text | None, Query(max_length=20, description="The last dealer code of the previous page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[DealerSummary]:

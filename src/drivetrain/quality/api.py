@@ -50,7 +50,7 @@ def cluster_vehicles(
     subject: SubjectDep,
     session: SessionDep,
     series: Annotated[Text, Query(min_length=1, max_length=60)],
-    component: Annotated[str, Query(max_length=30)],
+    component: Annotated[Text, Query(max_length=30)],
     symptom: Annotated[
         Text | None, Query(max_length=20, description="Leave out for the cluster without one")
     ] = None,
