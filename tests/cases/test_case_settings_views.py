@@ -220,6 +220,24 @@ def test_saving_again_writes_nothing_and_keeps_a_colleagues_change(
     assert limits[("goodwill", "store_manager")] == 12_000_00
 
 
+def test_a_role_given_authority_through_the_api_gets_its_own_column(
+    console, session: Session, client_for
+) -> None:
+    """The page always shows the ladder's roles; a limit set for another role (here the group admin)
+    is shown beside them and edited like the others, not left invisible on the page."""
+    hq = console("hq_ops")
+    assert 'name="refund.group_admin"' not in hq.get("/cases/authority").text
+    put = client_for("hq_admin").put(
+        "/api/v1/approval-authority/refund/group_admin", json={"max_amount": "8000"}
+    )
+    assert put.status_code == 200, put.text
+    form = _form_of(hq.get("/cases/authority").text)
+    assert form["refund.group_admin"] == "8000" and form["goodwill.group_admin"] == ""
+    assert hq.post("/cases/authority", form | {"refund.group_admin": "8765"}).status_code == 303
+    assert _limits(session)[("refund", "group_admin")] == 8_765_00
+    assert "¥8,765" in hq.get("/cases/settings").text
+
+
 @pytest.mark.parametrize(
     ("amount", "message"),
     [

@@ -39,8 +39,14 @@ MATRIX_ROLES = (
     Role.HQ_OPS,
     Role.EXECUTIVE,
 )
-"""The roles the console shows and edits the matrix for: those the default matrix names. Cells for other
-roles (set through the API) are neither shown nor touched."""
+"""The roles the console always shows and edits the matrix for: those the default matrix names. Any other
+role holding a cell (set through the API) is shown and edited beside them (see ``_matrix_roles``)."""
+
+
+def _matrix_roles(session: Session) -> list[Role]:
+    """MATRIX_ROLES (up the ladder), then any other role that holds a cell."""
+    holding = {cell.role for cell in ApprovalRepository(session).matrix()}
+    return [*MATRIX_ROLES, *(role for role in Role if role not in MATRIX_ROLES and role.value in holding)]
 
 
 def _authority_matrix(session: Session) -> dict[str, dict[str, str]]:
@@ -72,7 +78,7 @@ def _settings_page(
         "saved": saved,
         "editable": subject.can(Permission.CASES_CONFIGURE),
         "matrix": _authority_matrix(session),
-        "matrix_roles": [role.value for role in MATRIX_ROLES],
+        "matrix_roles": [role.value for role in _matrix_roles(session)],
     }
     status = 422 if errors else 200
     return render(request, "cases/settings.html", context, subject=subject, status=status)
@@ -165,8 +171,9 @@ def _stored_cells(session: Session) -> dict[str, dict[str, dict[str, Any]]]:
     """kind -> role -> the form's cell: the amount in yuan, "no limit", and the state it was read in."""
     stored = {(cell.kind, cell.role): cell.max_amount_cents for cell in ApprovalRepository(session).matrix()}
     cells: dict[str, dict[str, dict[str, Any]]] = {}
+    roles = _matrix_roles(session)
     for kind in ApprovalKind:
-        for role in MATRIX_ROLES:
+        for role in roles:
             allowed = (kind.value, role.value) in stored
             cents = stored.get((kind.value, role.value))
             cells.setdefault(kind.value, {})[role.value] = {
@@ -189,7 +196,7 @@ def _authority_page(
     context = {
         "cells": typed or _stored_cells(session),
         "kinds": [kind.value for kind in ApprovalKind],
-        "matrix_roles": [role.value for role in MATRIX_ROLES],
+        "matrix_roles": [role.value for role in _matrix_roles(session)],
         "errors": errors or {},
         "saved": saved,
         "editable": subject.can(Permission.CASES_CONFIGURE),
@@ -235,8 +242,9 @@ def save_authority(
     typed: dict[str, dict[str, dict[str, Any]]] = {}
     errors: dict[str, dict[str, str]] = {}
     changes: list[tuple[ApprovalKind, Role, AuthorityUpdate | None]] = []
+    roles = _matrix_roles(session)
     for kind in ApprovalKind:
-        for role in MATRIX_ROLES:
+        for role in roles:
             name = f"{kind.value}.{role.value}"
             cell = {
                 "amount": form.get(name, "").strip(),
