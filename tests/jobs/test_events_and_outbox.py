@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from drivetrain.jobs import events, outbox
 from drivetrain.jobs.broker import Broker
 from drivetrain.jobs.models import OutboxMessage
 from drivetrain.kit import clock
-from tests.world import World
+from tests.world import World, load_world
 
 
 @pytest.fixture
@@ -130,6 +131,68 @@ def test_a_burst_bigger_than_a_page_streams_without_waiting_for_a_wake_up(
     runner.start()
     runner.join(timeout=90)
     assert outcome == [list(range(count))]
+
+
+def _recipient(db: Database, username: str = "sc_a1") -> str:
+    with db.session(write=False) as session:
+        return load_world(session).users[username].id
+
+
+def _read(db: Database, feed: events.EventFeed) -> list[int]:
+    with db.session(write=False) as session:
+        return [e.payload["n"] for e in feed.read(session)]
+
+
+@pytest.mark.parametrize("committed_db", ["postgresql"], indirect=True)  # SQLite has one writer at a time
+def test_an_event_committed_after_a_later_one_still_reaches_the_feed(committed_db: Database) -> None:
+    """Two writers: the first takes the lower id but commits after the second. The feed has sent the
+    higher id by then, and still sends the lower one when it becomes visible, once."""
+    me = _recipient(committed_db)
+    with committed_db.session(write=False) as session:
+        feed = events.EventFeed(me, events.latest_event_id(session, me))
+    with committed_db.session(write=True) as slow, committed_db.session(write=True) as quick:
+        events.publish(slow, "lead.assigned", recipients=[me], payload={"n": 1})
+        slow.flush()  # its id is taken now, its commit comes later
+        events.publish(quick, "lead.assigned", recipients=[me], payload={"n": 2})
+        quick.commit()
+        assert _read(committed_db, feed) == [2]
+        slow.commit()
+    assert _read(committed_db, feed) == [1]
+    assert _read(committed_db, feed) == []
+    cursor = feed.last_id
+    with committed_db.session(write=True) as session:
+        events.publish(session, "lead.assigned", recipients=[me], payload={"n": 3})
+        session.commit()
+    assert _read(committed_db, feed) == [3] and feed.last_id > cursor
+
+
+def test_the_feed_stops_looking_back_once_its_window_has_passed(session: Session, world: World) -> None:
+    """After ``late_seconds`` with nothing new, the feed reads only after its cursor again."""
+    me = world.users["sc_a1"].id
+    now = [1000.0]
+    feed = events.EventFeed(
+        me, events.latest_event_id(session, me), late_seconds=30, monotonic=lambda: now[0]
+    )
+    for n in range(3):
+        events.publish(session, "lead.assigned", recipients=[me], payload={"n": n})
+    session.flush()
+    assert [e.payload["n"] for e in feed.read(session)] == [0, 1, 2]
+    queries: list[str] = []
+    connection = session.connection()
+
+    def count(*args: object) -> None:
+        queries.append(str(args[2]))
+
+    sqlalchemy_event.listen(connection, "before_cursor_execute", count)
+    try:
+        feed.read(session)
+        looked_back = len(queries)
+        now[0] += 31
+        queries.clear()
+        feed.read(session)
+    finally:
+        sqlalchemy_event.remove(connection, "before_cursor_execute", count)
+    assert looked_back == 2 and len(queries) == 1
 
 
 def test_outbox_delivers_in_the_real_wecom_format(db: Database, session: Session, empty_outbox: None) -> None:

@@ -1,7 +1,8 @@
 """``GET /api/v1/events``: the signed-in subject's events as Server-Sent Events.
 
 A reconnect with ``Last-Event-ID`` resumes after that event, so nothing is lost. Without it
-the stream starts at "now". Wake-ups come from the in-process broker; a poll every
+the stream starts at "now". An event that becomes visible after a later one was sent (see
+``events.EventFeed``) is still sent, once. Wake-ups come from the in-process broker; a poll every
 ``POLL_SECONDS`` picks up events written by other processes.
 """
 
@@ -43,9 +44,9 @@ def _limiter() -> anyio.CapacityLimiter:
     return _stream_reads[loop]
 
 
-def _read(recipient_id: str, after_id: int) -> list[Event]:
+def _read(feed: events.EventFeed) -> list[Event]:
     with database().session(write=False) as session:
-        return events.events_after(session, recipient_id, after_id, limit=READ_PAGE)
+        return feed.read(session)
 
 
 def _latest(recipient_id: str) -> int:
@@ -63,17 +64,19 @@ async def _stream(
             if after_id is not None
             else await anyio.to_thread.run_sync(_latest, recipient_id, limiter=_limiter())
         )
+        feed = events.EventFeed(recipient_id, last, page=READ_PAGE)
         yield ServerSentEvent(comment="connected")
         while not await request.is_disconnected():
             signal.clear()
-            page = await anyio.to_thread.run_sync(_read, recipient_id, last, limiter=_limiter())
+            page = await anyio.to_thread.run_sync(_read, feed, limiter=_limiter())
             for event in page:
-                last = event.id
+                # A late event (below the cursor) must not move a reconnecting client's resume point back.
+                last = max(last, event.id)
                 payload = {"type": event.type, "at": event.at.isoformat(), **event.payload}
                 yield ServerSentEvent(
-                    data=json.dumps(payload, ensure_ascii=False), event=event.type, id=str(event.id)
+                    data=json.dumps(payload, ensure_ascii=False), event=event.type, id=str(last)
                 )
-            if len(page) == READ_PAGE:
+            if feed.behind:
                 continue  # a burst bigger than a page: the rest is already there, not worth a wake-up
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), timeout=POLL_SECONDS)

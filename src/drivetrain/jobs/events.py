@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -35,3 +37,70 @@ def events_after(session: Session, recipient_id: str, after_id: int, *, limit: i
 
 def latest_event_id(session: Session, recipient_id: str) -> int:
     return session.scalar(select(func.max(Event.id)).where(Event.recipient_id == recipient_id)) or 0
+
+
+LATE_COMMIT_SECONDS = 30.0
+"""How long after sending an event a feed still looks below it for events that became visible late."""
+
+
+class EventFeed:
+    """One recipient's events, each once, in the order they become visible.
+
+    An event's id is taken when its row is written, not when its transaction commits. On PostgreSQL
+    two writers can commit out of id order, so an event can become visible below one already sent,
+    and a plain "after the last id sent" cursor would skip it for good. The feed remembers the ids it
+    sent in the last ``late_seconds`` and, while any are that recent, also looks between them and its
+    cursor for ids it has not sent. A transaction that commits more than ``late_seconds`` after a
+    later one can still be missed. SQLite serialises writers, so there the look finds nothing.
+    """
+
+    def __init__(
+        self,
+        recipient_id: str,
+        after_id: int,
+        *,
+        page: int = 100,
+        late_seconds: float = LATE_COMMIT_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.recipient_id = recipient_id
+        self.last_id = after_id
+        """The highest id sent: where a reconnecting client resumes (its ``Last-Event-ID``)."""
+        self.behind = False
+        """The last read filled a page: more events are waiting now."""
+        self._page = page
+        self._late_seconds = late_seconds
+        self._monotonic = monotonic
+        self._floor = after_id  # every id at or below it was sent, came before the feed, or is too late
+        self._recent: deque[tuple[float, int]] = deque()  # (when sent, id), in the order sent
+
+    def read(self, session: Session) -> list[Event]:
+        """Events not sent yet: those that became visible late first, then a page after the cursor."""
+        self._forget_old()
+        late = self._late(session)
+        fresh = events_after(session, self.recipient_id, self.last_id, limit=self._page)
+        now = self._monotonic()
+        self._recent.extend((now, event.id) for event in (*late, *fresh))
+        if fresh:
+            self.last_id = fresh[-1].id
+        self.behind = len(fresh) == self._page
+        return [*late, *fresh]
+
+    def _forget_old(self) -> None:
+        horizon = self._monotonic() - self._late_seconds
+        while self._recent and self._recent[0][0] < horizon:
+            self._floor = max(self._floor, self._recent.popleft()[1])
+
+    def _late(self, session: Session) -> list[Event]:
+        if self.last_id <= self._floor:
+            return []
+        visible = session.scalars(
+            select(Event.id).where(
+                Event.recipient_id == self.recipient_id, Event.id > self._floor, Event.id < self.last_id
+            )
+        )
+        sent = {event_id for _, event_id in self._recent}
+        missing = [event_id for event_id in visible if event_id not in sent]
+        if not missing:
+            return []
+        return list(session.scalars(select(Event).where(Event.id.in_(missing)).order_by(Event.id)))
