@@ -246,3 +246,6 @@ def test_the_customer_page_names_where_consent_was_given(client_for, console, wo
     card = page[page.index('aria-labelledby="consents"') :].split("</section>")[0]
     assert "购车合同" in card and "线索：直播" in card and "x-crm" in card
     assert "purchase_contract" not in card and "lead:live_stream" not in card
+    timeline = page[page.index('<ol class="timeline">') :].split("</ol>")[0]
+    assert "营销 · 短信 · 购车合同" in timeline and "线索：直播" in timeline and "x-crm" in timeline
+    assert "purchase_contract" not in timeline and "marketing/sms" not in timeline

@@ -297,6 +297,7 @@ def record_consent(
         summary=f"{data.purpose}/{data.channel}: {data.status}（{data.source}）",
         actor=subject,
         dealer_id=customer.dealer_id,
+        detail={"purpose": str(data.purpose), "channel": str(data.channel), "source": data.source},
     )
     if audited:
         audit.record(
