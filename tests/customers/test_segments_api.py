@@ -220,3 +220,22 @@ def test_console_segments_page_for_hq(console, session: Session) -> None:
     assert rule.status_code == 422 and 'aria-invalid="true"' in rule.text
     assert ops.post("/customers/segments/recompute", {}).status_code == 303
     assert 'role="status"' in ops.get("/customers/segments?done=recompute").text
+
+
+def test_segments_page_says_when_a_full_recompute_is_unfinished(
+    console, session: Session, now: datetime
+) -> None:
+    """While a full run is under way its progress shows; once its claim lapses, that it will be resumed."""
+    ops = console("hq_ops")
+    segments_tasks.recompute(session, full=True)
+    session.commit()
+    assert "data-full-run" not in ops.get("/customers/segments").text
+    run = segments_tasks.last_run(session)
+    assert run is not None
+    run.full_cursor, run.customers_touched = "0" * 26, 1234
+    run.claimed_by, run.claimed_until = "someone", clock.now() + timedelta(minutes=5)
+    session.commit()
+    page = ops.get("/customers/segments").text
+    assert 'data-full-run="running"' in page and "已完成 1234 位客户" in page and "上次重算" not in page
+    clock.advance(timedelta(minutes=6))
+    assert 'data-full-run="stalled"' in ops.get("/customers/segments").text

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import CompoundSelect, Select, delete, func, insert, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
@@ -314,6 +314,14 @@ def _full_in_chunks(
 
 def last_run(session: Session) -> SegmentRun | None:
     return session.get(SegmentRun, RUN_KEY)
+
+
+def full_run_state(run: SegmentRun | None, now: datetime) -> Literal["running", "stalled"] | None:
+    """Whether a full recompute is under way ("running": a worker holds it), or stopped half-way with
+    its claim lapsed ("stalled": the worker's next sweep resumes it); None when none is unfinished."""
+    if run is None or run.full_cursor is None:
+        return None
+    return "running" if run.claimed_until is not None and run.claimed_until > now else "stalled"
 
 
 def _recompute(session: Session, now: datetime) -> int:

@@ -22,6 +22,7 @@ from drivetrain.customers.schemas import TagsIn
 from drivetrain.customers.segments_api import require_hq, rule_reads
 from drivetrain.customers.tags import Rule
 from drivetrain.customers.tiers import TIER_LABELS, Tier, TierBins
+from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.web.forms import field_errors, is_htmx
 from drivetrain.web.templating import ConsoleSubject, render
@@ -51,6 +52,7 @@ def _segments_page(
         k: bins[k] for k in THRESHOLD_FIELDS
     }
     everyone = select(Customer.id)
+    last_run = segments_tasks.last_run(session)
     context = {
         "rules": rule_reads(session),
         "typed": typed or {},
@@ -63,7 +65,8 @@ def _segments_page(
         "tag_counts": tags.tag_counts(session, everyone),
         "tier_counts": tiers.tier_counts(session, everyone),
         "tier_labels": {t.value: TIER_LABELS[t] for t in Tier},
-        "last_run": segments_tasks.last_run(session),
+        "last_run": last_run,
+        "full_run": segments_tasks.full_run_state(last_run, clock.now()),
     }
     return render(request, "customers/segments.html", context, subject=subject, status=422 if errors else 200)
 
