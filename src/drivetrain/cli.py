@@ -178,7 +178,9 @@ def _seed(customers: int, leads: int, cases: int, seed: int) -> None:
     with console.status("approvals asked and granted, satisfaction surveys answered…"):
         demo.seed_case_follow_up(database(), rng=rng, now=datetime.now(UTC))
     with console.status("DMS, insurer, finance, used-car and WeCom records: importing and resolving…"):
-        run = demo.seed_sources(database(), rng=rng, now=datetime.now(UTC), people=min(customers, 1000))
+        run = demo.seed_sources(
+            database(), rng=rng, now=datetime.now(UTC), people=min(customers, demo.SOURCE_PEOPLE_MAX)
+        )
     console.print(
         f"{run.records:,} source and CRM records resolved into {run.clusters:,} people; "
         f"{run.review_pairs:,} pairs wait in the review queue (/identity/review)"

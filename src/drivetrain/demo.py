@@ -735,6 +735,11 @@ def _settle_demo_case(session: Session, hq: AuthSubject, case: Case, rng: random
     case_service.change_status(session, hq, case, data=change)
 
 
+SOURCE_PEOPLE_MAX = 20_000
+"""The source systems know this many demo customers at most: every one in the default demo (so each car
+has its sale on the timeline), and a resolution run of minutes, not hours, in a million-customer one."""
+
+
 def seed_sources(db: Database, *, rng: random.Random, now: datetime, people: int = 1000) -> ResolutionRun:
     """What the dealer DMS, the insurer, the finance company, the used-car platform and WeCom know
     about the first ``people`` demo customers, imported as their exports, then identity resolution:
