@@ -17,6 +17,7 @@ from drivetrain.db import Database, open_database
 from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.vin import normalize_vin
+from drivetrain.leads.models import Lead
 from drivetrain.sources.models import SourceRecord
 from drivetrain.sources.normalizers import EVENT_KINDS
 from drivetrain.web.templating import LOCALES, catalog
@@ -171,4 +172,26 @@ def test_each_sold_car_has_one_purchase_on_its_owners_timeline(tmp_path: Path) -
     kinds = {kind for _, kind, _ in events}
     for locale in LOCALES:
         assert not sorted(k for k in kinds if f"timeline.kind.{k}" not in catalog(locale)), locale
+    db.dispose()
+
+
+def test_the_showcase_logins_open_onto_their_own_work(tmp_path: Path) -> None:
+    """The store the printed demo logins are around has its share of the leads and cases: its first
+    consultant's inbox, its advisor's and its manager's case lists are not empty, and every returning
+    customer's lead there is a different person."""
+    db = _seeded(tmp_path / "showcase.db", seed=11, customers=800)
+    demo.seed_leads(db, count=120, rng=random.Random(11), now=NOW)
+    demo.seed_cases(db, count=80, rng=random.Random(11), now=NOW)
+    with db.session(write=False) as session:
+        store = demo.showcase_dealer(session)
+        assert store is not None
+        code = store.code.lower()
+        staff = {u.username: u.id for u in session.scalars(select(User).where(User.dealer_id == store.id))}
+        leads = session.execute(
+            select(Lead.customer_id, Lead.consultant_id).where(Lead.dealer_id == store.id)
+        ).all()
+        holders = Counter(session.scalars(select(Case.owner_id).where(Case.dealer_id == store.id)))
+    assert Counter(consultant for _, consultant in leads)[staff[f"sc_{code}_1"]] >= 3
+    assert len({customer for customer, _ in leads}) >= len(leads) * 0.8  # nearly all a different person
+    assert holders[staff[f"sa_{code}_1"]] + holders[staff[f"sm_{code}"]] >= 3
     db.dispose()

@@ -10,7 +10,7 @@ import csv
 import json
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from faker.providers.person.zh_CN import Provider as ChineseNames
+from sqlalchemy import case as sql_case
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -292,11 +293,30 @@ def seed_staff(
     return stores
 
 
+SHOWCASE_SHARE = 0.15
+"""The share of demo leads and cases that go to the showcase store, so its logins open onto work."""
+
+
+SHOWCASE_CUSTOMERS = 0.02
+"""The showcase store's share of the demo customers (a big city store: several times the average)."""
+
+
+def showcase_dealer(session: Session) -> Dealer | None:
+    """The store the demo logins are around: the first Hangzhou store (the first store without one)."""
+    showcase = session.scalar(select(Dealer).where(Dealer.city == "杭州市").order_by(Dealer.code).limit(1))
+    return showcase or session.scalar(select(Dealer).order_by(Dealer.code).limit(1))
+
+
+def _showcase_store(stores: Sequence[StoreStaff]) -> StoreStaff | None:
+    """``showcase_dealer`` among the stores being seeded."""
+    in_hangzhou = [s for s in stores if s.dealer.city == "杭州市"] or list(stores)
+    return min(in_hangzhou, key=lambda s: s.dealer.code) if in_hangzhou else None
+
+
 def demo_logins(session: Session) -> DemoLogins:
     """The accounts worth trying, around one Hangzhou store (works on an already seeded database too)."""
     logins = DemoLogins()
-    showcase = session.scalar(select(Dealer).where(Dealer.city == "杭州市").order_by(Dealer.code).limit(1))
-    showcase = showcase or session.scalar(select(Dealer).order_by(Dealer.code).limit(1))
+    showcase = showcase_dealer(session)
     logins.add("admin", "hq_admin", "system administrator")
     logins.add("ceo", "executive", "top of every escalation ladder")
     logins.add("ops_head", "hq_ops", "customer-operations head, sees everything")
@@ -333,6 +353,7 @@ class CustomerGenerator:
         self.surname_weights = list(ChineseNames.last_names.values())
         self.used_phones: set[str] = set()
         self.vin_serial = 0
+        self.showcase = _showcase_store(stores)
 
     def phone(self) -> str:
         while True:
@@ -376,7 +397,9 @@ class CustomerGenerator:
 
     def _one(self, batch: dict[str, list[dict[str, Any]]]) -> None:
         rng = self.rng
-        store = rng.choice(self.stores)
+        store = (
+            self.showcase if self.showcase and rng.random() < SHOWCASE_CUSTOMERS else rng.choice(self.stores)
+        )
         dealer = store.dealer
         created = self.now - timedelta(days=rng.uniform(1, 3 * 365))
         customer_id = new_id(int(created.timestamp() * 1000))
@@ -570,6 +593,9 @@ def seed_leads(db: Database, *, count: int, rng: random.Random, now: datetime) -
         dealers = [(d.province, d.city, d.district) for d in session.scalars(select(Dealer)) if d.district]
         series = list(session.scalars(select(Series.name)))
         owners = list(session.scalars(select(Customer.primary_phone).limit(max(count // 5, 1))))
+        showcase = showcase_dealer(session)
+        # The showcase store's own customers come back: their leads return to it (relationship routing).
+        regulars = [] if showcase is None else _phones_of_store(session, showcase, max(count // 5, 1))
     with unit_of_work(db) as session:
         operator = session.scalar(select(User).where(User.username == "ops_head"))
         assert operator is not None, "seed_world first"
@@ -578,7 +604,11 @@ def seed_leads(db: Database, *, count: int, rng: random.Random, now: datetime) -
         for n in range(count):
             channel = rng.choice(list(CAMPAIGNS))
             province, city, district = rng.choice(dealers)
-            phone = rng.choice(owners) if owners and rng.random() < 0.15 else generator.phone()
+            phone: str | None = generator.phone()
+            if regulars and rng.random() < SHOWCASE_SHARE:
+                phone = regulars.pop(rng.randrange(len(regulars)))  # each comes back once
+            elif owners and rng.random() < 0.15:
+                phone = rng.choice(owners)
             data = LeadCreate(
                 name=generator.name()[0],
                 phone=phone or generator.phone(),
@@ -614,6 +644,16 @@ def seed_leads(db: Database, *, count: int, rng: random.Random, now: datetime) -
                     )
 
 
+def _phones_of_store(session: Session, dealer: Dealer, limit: int) -> list[str]:
+    phones = session.scalars(
+        select(Customer.primary_phone)
+        .where(Customer.dealer_id == dealer.id, Customer.primary_phone.is_not(None))
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return [phone for phone in phones if phone]
+
+
 COMPLAINTS = Path(__file__).parent / "cases" / "classify" / "data" / "complaints_zh.csv"
 CASE_CHANNELS = (Channel.HOTLINE, Channel.WECOM, Channel.MINI_PROGRAM, Channel.APP, Channel.WEIBO)
 
@@ -623,12 +663,14 @@ def seed_cases(db: Database, *, count: int, rng: random.Random, now: datetime) -
     has moved the older ones up the ladder; a few wait on the customer or are resolved."""
     texts = [row["text"] for row in csv.DictReader(COMPLAINTS.open(encoding="utf-8"))]
     with db.session(write=False) as session:
-        cars = session.execute(
+        owned = (
             select(Vehicle.vin, Customer.primary_phone, Dealer.code)
             .join(Customer, Customer.id == Vehicle.owner_id)
             .join(Dealer, Dealer.id == Vehicle.servicing_dealer_id)
-            .limit(max(count * 4, 1))
-        ).all()
+        )
+        cars = session.execute(owned.limit(max(count * 4, 1))).all()
+        showcase = showcase_dealer(session)
+        at_showcase = [] if showcase is None else session.execute(owned.where(Dealer.id == showcase.id)).all()
     if not cars:
         return
     with unit_of_work(db) as session:
@@ -637,8 +679,13 @@ def seed_cases(db: Database, *, count: int, rng: random.Random, now: datetime) -
         hq = auth_service.subject_for(operator, via="cli")
         try:
             for _ in range(count):
-                clock.freeze(now - timedelta(minutes=rng.randint(5, 26 * 60)))
-                vin, phone, dealer_code = rng.choice(cars)
+                if at_showcase and rng.random() < SHOWCASE_SHARE:
+                    # Young enough that most are still with the store: its advisor, then its manager.
+                    clock.freeze(now - timedelta(minutes=rng.randint(5, 3 * 60)))
+                    vin, phone, dealer_code = rng.choice(at_showcase)
+                else:
+                    clock.freeze(now - timedelta(minutes=rng.randint(5, 26 * 60)))
+                    vin, phone, dealer_code = rng.choice(cars)
                 data = CaseCreate(
                     description=rng.choice(texts),
                     vin=vin,
@@ -680,8 +727,13 @@ def seed_case_follow_up(db: Database, *, rng: random.Random, now: datetime) -> N
 
 
 def _seed_demo_approvals(session: Session, rng: random.Random) -> None:
+    showcase = showcase_dealer(session)
+    showcase_first = sql_case((Case.dealer_id == (showcase.id if showcase else None), 0), else_=1)
     open_cases = session.scalars(
-        select(Case).where(Case.status == "open", Case.owner_id.is_not(None)).order_by(Case.id).limit(60)
+        select(Case)
+        .where(Case.status == "open", Case.owner_id.is_not(None))
+        .order_by(showcase_first, Case.id)
+        .limit(60)
     ).all()
     asked = 0
     for case in open_cases:
