@@ -44,6 +44,22 @@ def test_the_holder_sees_their_case_and_another_dealer_does_not(
     assert "<html" not in fragment and f'data-row="{a1.id}"' in fragment
 
 
+def test_the_holder_is_named_as_colleagues_know_them(console, session: Session, world: World) -> None:
+    """The list and the case page name the holder by their display name, the username beside it; the
+    ladder's own history rows speak the console's language, not the API's notes."""
+    world.users["sa_a1"].display_name = "葛小燕"
+    session.commit()
+    case = _open(session, world)
+    manager = console("sm_a1")
+    row = manager.get("/cases?view=active").text.split(f'data-row="{case.id}"')[1].split("</tr>")[0]
+    assert "葛小燕" in row and "sa_a1" in row
+    page = manager.get(f"/cases/{case.id}").text
+    owner = page.split('class="owner">')[1].split("</dd>")[0]
+    assert "葛小燕" in owner and "sa_a1" in owner
+    history = page[page.index('id="history"') :]
+    assert "热线 · " in history and "hotline: assignee" not in history
+
+
 def test_the_page_follows_the_users_events(console, session: Session, world: World) -> None:
     case = _open(session, world)
     page = console("sa_a1").get(f"/cases/{case.id}").text

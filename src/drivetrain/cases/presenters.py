@@ -26,7 +26,10 @@ def _dealer_codes(session: Session, dealer_ids: set[str]) -> dict[str, str]:
     return dict(session.execute(select(Dealer.id, Dealer.code).where(Dealer.id.in_(dealer_ids))).all())
 
 
-def _fields(subject: AuthSubject, case: Case, names: dict[str, str], codes: dict[str, str]) -> dict[str, Any]:
+def _fields(
+    subject: AuthSubject, case: Case, names: dict[str, str], people: dict[str, str], codes: dict[str, str]
+) -> dict[str, Any]:
+    """``names``: usernames by user id; ``people``: display names by user id; ``codes``: dealer codes."""
     phone = case.phone if case.phone is None or subject.can(Permission.PII_READ) else mask_tail(case.phone)
     return {
         "id": case.id,
@@ -44,6 +47,7 @@ def _fields(subject: AuthSubject, case: Case, names: dict[str, str], codes: dict
         "escalation_level": case.escalation_level,
         "rung": RUNG_NAMES[Rung(case.escalation_level)],
         "owner": names.get(case.owner_id or ""),
+        "owner_name": people.get(case.owner_id or ""),
         "dealer_code": codes.get(case.dealer_id or ""),
         "customer_id": case.customer_id,
         "vehicle_id": case.vehicle_id,
@@ -62,19 +66,19 @@ def _fields(subject: AuthSubject, case: Case, names: dict[str, str], codes: dict
 
 
 def case_reads(session: Session, subject: AuthSubject, cases: list[Case]) -> list[CaseRead]:
-    """A page of cases in two queries: owners' usernames and dealers' codes."""
-    names = StaffRepository(session).usernames({c.owner_id for c in cases if c.owner_id})
+    """A page of cases in two queries: owners' names and dealers' codes."""
+    names, people = StaffRepository(session).names({c.owner_id for c in cases if c.owner_id})
     codes = _dealer_codes(session, {c.dealer_id for c in cases if c.dealer_id})
-    return [CaseRead(**_fields(subject, case, names, codes)) for case in cases]
+    return [CaseRead(**_fields(subject, case, names, people, codes)) for case in cases]
 
 
 def case_detail(session: Session, subject: AuthSubject, case: Case) -> CaseDetail:
     history = CaseRepository(session).history(case.id)
     ids = {case.owner_id} | {i for h in history for i in (h.from_owner_id, h.to_owner_id, h.actor_id)}
-    names = StaffRepository(session).usernames({i for i in ids if i})
+    names, people = StaffRepository(session).names({i for i in ids if i})
     codes = _dealer_codes(session, {case.dealer_id} if case.dealer_id else set())
     return CaseDetail(
-        **_fields(subject, case, names, codes),
+        **_fields(subject, case, names, people, codes),
         history=[
             CaseHistoryRead(
                 at=h.at,

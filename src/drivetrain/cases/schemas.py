@@ -69,6 +69,7 @@ class CaseRead(BaseModel):
     )
     rung: str
     owner: str | None = Field(description="Username of the holder")
+    owner_name: str | None = Field(default=None, description="The holder's display name")
     dealer_code: str | None
     customer_id: str | None
     vehicle_id: str | None

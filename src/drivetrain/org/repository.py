@@ -77,3 +77,13 @@ class StaffRepository:
         if not user_ids:
             return {}
         return dict(self.session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all())
+
+    def names(self, user_ids: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Display helper like ``usernames``, in one query: usernames, and the names people know each
+        other by (display names), each by user id."""
+        if not user_ids:
+            return {}, {}
+        rows = self.session.execute(
+            select(User.id, User.username, User.display_name).where(User.id.in_(user_ids))
+        ).all()
+        return {r.id: r.username for r in rows}, {r.id: r.display_name for r in rows}
