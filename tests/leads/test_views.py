@@ -71,6 +71,23 @@ def test_store_manager_sees_the_stores_leads_and_htmx_gets_the_fragment(
     assert "锐界" in fragment.text and "广告" in fragment.text and "新线索" in fragment.text
 
 
+def test_the_consultant_is_named_as_colleagues_know_them(
+    console, client_for, session: Session, world: World, a1_lead: Lead
+) -> None:
+    """Inbox, board and lead page name the consultant by display name (the list and page with the
+    username beside it), and so does the API."""
+    holder = world.users[_holder(world, a1_lead)]
+    holder.display_name = "麦红霞"
+    session.commit()
+    manager = console("sm_a1")
+    row = manager.get("/leads").text.split(f'data-lead="{a1_lead.id}"')[1].split("</tr>")[0]
+    assert "麦红霞" in row and holder.username in row
+    assert "麦红霞" in manager.get("/leads/board").text
+    assert "麦红霞" in manager.get(f"/leads/{a1_lead.id}").text
+    shown = client_for("sm_a1").get(f"/api/v1/leads/{a1_lead.id}").json()
+    assert (shown["consultant"], shown["consultant_name"]) == (holder.username, "麦红霞")
+
+
 def test_hq_inbox_has_the_pool_of_leads_no_dealer_took(
     console, session: Session, world: World, a1_lead: Lead
 ) -> None:

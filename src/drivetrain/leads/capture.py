@@ -65,8 +65,13 @@ class Capture:
     lead: Lead
     customer: Customer
     series_name: str
-    consultant_username: str | None
+    consultant: tuple[str, str] | None
+    """Username and display name."""
     deduplicated: bool = False
+
+
+def _names(user: User | None) -> tuple[str, str] | None:
+    return (user.username, user.display_name) if user else None
 
 
 CaptureOutcome = Capture | DomainError
@@ -190,7 +195,7 @@ class _Batch:
         series = self.session.get(Series, lead.series_id)
         consultant = self.session.get(User, lead.consultant_id) if lead.consultant_id else None
         assert customer is not None and series is not None
-        return Capture(lead, customer, series.name, consultant.username if consultant else None)
+        return Capture(lead, customer, series.name, _names(consultant))
 
     def _know(self, customer: Customer) -> None:
         """Open leads and dealer relationships of a customer the prefetch did not cover (one that a
@@ -295,7 +300,7 @@ class _Batch:
             customer.dealer_id, customer.consultant_id = dealer_id, _id(consultant)
         self._remember(request, lead)
         self._register(lead, customer)
-        made = Capture(lead, customer, series.name, consultant.username if consultant else None)
+        made = Capture(lead, customer, series.name, _names(consultant))
         self.made[lead.id] = made
         return made
 

@@ -49,7 +49,12 @@ def lead_reads(
     )
     user_ids = {x.consultant_id for x in leads if x.consultant_id}
     users = (
-        dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all())
+        {
+            row.id: (row.username, row.display_name)
+            for row in session.execute(
+                select(User.id, User.username, User.display_name).where(User.id.in_(user_ids))
+            )
+        }
         if user_ids
         else {}
     )
@@ -77,7 +82,7 @@ def captured_read(session: Session, subject: AuthSubject, captured: Capture, *, 
         captured.customer,
         series_name=captured.series_name,
         dealer=directory.dealers(session).get(lead.dealer_id) if lead.dealer_id else None,
-        consultant=captured.consultant_username,
+        consultant=captured.consultant,
         locale=locale,
         deduplicated=captured.deduplicated,
     )
@@ -90,10 +95,11 @@ def _shape(
     *,
     series_name: str,
     dealer: directory.DirectoryDealer | None,
-    consultant: str | None,
+    consultant: tuple[str, str] | None,
     locale: str,
     deduplicated: bool = False,
 ) -> LeadRead:
+    """``consultant``: the consultant's username and display name."""
     phone = customer.primary_phone
     return LeadRead(
         id=lead.id,
@@ -106,7 +112,8 @@ def _shape(
         campaign=lead.campaign,
         dealer_code=dealer.code if dealer else None,
         dealer_name=dealer.name if dealer else None,
-        consultant=consultant,
+        consultant=consultant[0] if consultant else None,
+        consultant_name=consultant[1] if consultant else None,
         routing=RoutingRead(
             dealer=_explanations(lead.routing.get("dealer", []), locale),
             consultant=_explanations(lead.routing.get("consultant", []), locale),

@@ -53,6 +53,7 @@ class LeadRead(BaseModel):
     dealer_code: str | None
     dealer_name: str | None
     consultant: str | None
+    consultant_name: str | None = Field(default=None, description="The consultant's display name")
     routing: RoutingRead
     deduplicated: bool = Field(
         default=False, description="True when this request became a touch on an open lead"
