@@ -38,6 +38,7 @@ from drivetrain.leads.models import ConsultantDuty, DealerLeadState, Lead, LeadS
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import LeadCreate
 from drivetrain.leads.service import (
+    CHANNEL_LABELS_ZH,
     ConsultantDesk,
     explain,
     first_contact_due,
@@ -248,7 +249,7 @@ class _Batch:
             self.session,
             customer_id=customer.id,
             kind="lead.touch",
-            summary=f"再次咨询：{series.name}（{data.channel.value}）",
+            summary=f"再次咨询：{series.name}（{CHANNEL_LABELS_ZH[data.channel]}）",
             actor=subject,
             dealer_id=lead.dealer_id,
             detail={"lead_id": lead.id, "campaign": data.campaign},
@@ -287,7 +288,7 @@ class _Batch:
             subject,
             lead,
             kind="lead.captured",
-            summary=f"线索：{series.name}（{data.channel.value}）",
+            summary=f"线索：{series.name}（{CHANNEL_LABELS_ZH[data.channel]}）",
             detail={"campaign": data.campaign},
             action="lead.capture",
             changes={"channel": [None, data.channel.value], "dealer_id": [None, dealer_id]},

@@ -23,6 +23,7 @@ from drivetrain.kit.calendar import add_business_time
 from drivetrain.kit.errors import InvalidInput, NotFound
 from drivetrain.leads import directory, routing
 from drivetrain.leads.models import (
+    Channel,
     ConsultantDuty,
     DealerLeadState,
     FollowUpTask,
@@ -44,10 +45,25 @@ STAGE_LABELS_ZH = {
     Stage.TEST_DRIVE_SCHEDULED: "已约试驾",
     Stage.TEST_DRIVE_DONE: "已试驾",
     Stage.NEGOTIATING: "洽谈中",
-    Stage.ORDERED: "已下单",
+    Stage.ORDERED: "已下订",
     Stage.WON: "已成交",
-    Stage.LOST: "战败",
+    Stage.LOST: "已战败",
 }
+CHANNEL_LABELS_ZH = {
+    Channel.AD: "广告",
+    Channel.WEBSITE: "官网",
+    Channel.WEIBO: "微博",
+    Channel.WECOM: "企业微信",
+    Channel.MINI_PROGRAM: "小程序",
+    Channel.HOTLINE: "热线",
+    Channel.EVENT: "活动",
+    Channel.LIVE_STREAM: "直播",
+    Channel.REFERRAL: "转介绍",
+    Channel.WALK_IN: "到店",
+    Channel.EXEC_SOCIAL: "高管社媒",
+    Channel.TEST_DRIVE_FORM: "试驾预约",
+}
+"""What timeline summaries and WeCom messages (stored text, in Chinese) call the channels."""
 NEXT_STAGES: dict[Stage, set[Stage]] = {
     Stage.NEW: {Stage.CONTACTED, Stage.TEST_DRIVE_SCHEDULED, Stage.LOST},
     Stage.CONTACTED: {Stage.TEST_DRIVE_SCHEDULED, Stage.NEGOTIATING, Stage.LOST},
@@ -278,7 +294,8 @@ def notify_assigned(
     if consultant.wecom_userid:
         local_due = lead.first_contact_due_at.astimezone(CHINA_TZ) if lead.first_contact_due_at else None
         due = f"，请于 {local_due:%m-%d %H:%M} 前首次联系" if local_due else ""
-        text = f"新线索：{payload['customer']}，意向 {payload['series']}（{lead.channel}）{due}"
+        channel = CHANNEL_LABELS_ZH[Channel(lead.channel)]
+        text = f"新线索：{payload['customer']}，意向 {payload['series']}（{channel}）{due}"
         outbox.enqueue(
             session, WECOM_TOPIC, {"to": [consultant.wecom_userid], "text": text, "lead_id": lead.id}
         )
