@@ -249,3 +249,14 @@ def test_the_customer_page_names_where_consent_was_given(client_for, console, wo
     timeline = page[page.index('<ol class="timeline">') :].split("</ol>")[0]
     assert "营销 · 短信 · 购车合同" in timeline and "线索：直播" in timeline and "x-crm" in timeline
     assert "purchase_contract" not in timeline and "marketing/sms" not in timeline
+
+
+def test_the_consultant_is_named_as_colleagues_know_them(client_for, console, session, world: World) -> None:
+    world.users["sc_a1"].display_name = "麦红霞"
+    session.commit()
+    customer_id = world.customers["cust_a1"]
+    page = console("sm_a1").get(f"/customers/{customer_id}").text
+    assert "麦红霞" in page and "sc_a1" in page
+    assert "麦红霞" in console("sm_a1").get("/customers").text
+    shown = client_for("sm_a1").get(f"/api/v1/customers/{customer_id}").json()
+    assert (shown["consultant"], shown["consultant_name"]) == ("sc_a1", "麦红霞")

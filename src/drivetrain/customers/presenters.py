@@ -49,7 +49,9 @@ def customer_summaries(
     reveal = subject.can(Permission.PII_READ)
     repo = CustomerRepository(session)
     dealers = repo.dealer_labels({c.dealer_id for c in customers if c.dealer_id})
-    consultants = StaffRepository(session).usernames({c.consultant_id for c in customers if c.consultant_id})
+    consultants, consultant_names = StaffRepository(session).names(
+        {c.consultant_id for c in customers if c.consultant_id}
+    )
     return [
         CustomerSummary(
             id=c.id,
@@ -60,6 +62,7 @@ def customer_summaries(
             dealer_code=dealers[c.dealer_id][0] if c.dealer_id else None,
             dealer_name=dealers[c.dealer_id][1] if c.dealer_id else None,
             consultant=consultants.get(c.consultant_id) if c.consultant_id else None,
+            consultant_name=consultant_names.get(c.consultant_id) if c.consultant_id else None,
             created_at=c.created_at,
         )
         for c in customers

@@ -97,6 +97,7 @@ class CustomerSummary(BaseModel):
     dealer_code: str | None
     dealer_name: str | None
     consultant: str | None
+    consultant_name: str | None = Field(default=None, description="The consultant's display name")
     created_at: datetime
 
 
