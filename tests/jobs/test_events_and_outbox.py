@@ -149,7 +149,7 @@ def test_an_event_committed_after_a_later_one_still_reaches_the_feed(committed_d
     higher id by then, and still sends the lower one when it becomes visible, once."""
     me = _recipient(committed_db)
     with committed_db.session(write=False) as session:
-        feed = events.EventFeed(me, events.latest_event_id(session, me))
+        feed = events.EventFeed(me, events.latest_event_id(session, me), look_every=0)
     with committed_db.session(write=True) as slow, committed_db.session(write=True) as quick:
         events.publish(slow, "lead.assigned", recipients=[me], payload={"n": 1})
         slow.flush()  # its id is taken now, its commit comes later
@@ -167,7 +167,8 @@ def test_an_event_committed_after_a_later_one_still_reaches_the_feed(committed_d
 
 
 def test_the_feed_stops_looking_back_once_its_window_has_passed(session: Session, world: World) -> None:
-    """After ``late_seconds`` with nothing new, the feed reads only after its cursor again."""
+    """The feed looks back at most every ``look_every`` seconds, and after ``late_seconds`` with
+    nothing new it reads only after its cursor again."""
     me = world.users["sc_a1"].id
     now = [1000.0]
     feed = events.EventFeed(
@@ -187,12 +188,15 @@ def test_the_feed_stops_looking_back_once_its_window_has_passed(session: Session
     try:
         feed.read(session)
         looked_back = len(queries)
+        queries.clear()
+        feed.read(session)
+        too_soon = len(queries)
         now[0] += 31
         queries.clear()
         feed.read(session)
     finally:
         sqlalchemy_event.remove(connection, "before_cursor_execute", count)
-    assert looked_back == 2 and len(queries) == 1
+    assert (looked_back, too_soon, len(queries)) == (2, 1, 1)
 
 
 def test_outbox_delivers_in_the_real_wecom_format(db: Database, session: Session, empty_outbox: None) -> None:

@@ -64,7 +64,10 @@ async def _stream(
             if after_id is not None
             else await anyio.to_thread.run_sync(_latest, recipient_id, limiter=_limiter())
         )
-        feed = events.EventFeed(recipient_id, last, page=READ_PAGE)
+        in_order = database().dialect == "sqlite"  # one writer at a time: ids become visible in order
+        feed = events.EventFeed(
+            recipient_id, last, page=READ_PAGE, late_seconds=0.0 if in_order else events.LATE_COMMIT_SECONDS
+        )
         yield ServerSentEvent(comment="connected")
         while not await request.is_disconnected():
             signal.clear()

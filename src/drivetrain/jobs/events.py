@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -39,8 +40,13 @@ def latest_event_id(session: Session, recipient_id: str) -> int:
     return session.scalar(select(func.max(Event.id)).where(Event.recipient_id == recipient_id)) or 0
 
 
-LATE_COMMIT_SECONDS = 30.0
-"""How long after sending an event a feed still looks below it for events that became visible late."""
+LATE_COMMIT_SECONDS = 10.0
+"""How long after sending an event a feed on PostgreSQL still looks below it for events that became
+visible late: far longer than any transaction here that publishes events (lead batches, escalation
+sweeps, case actions take milliseconds), short enough that a busy consultant's look stays small."""
+LATE_LOOK_SECONDS = 0.5
+"""How often a feed looks back at most: late events are rare, and a look on every read of a busy
+stream (hundreds of events a second) costs more than the events themselves."""
 
 
 class EventFeed:
@@ -49,9 +55,11 @@ class EventFeed:
     An event's id is taken when its row is written, not when its transaction commits. On PostgreSQL
     two writers can commit out of id order, so an event can become visible below one already sent,
     and a plain "after the last id sent" cursor would skip it for good. The feed remembers the ids it
-    sent in the last ``late_seconds`` and, while any are that recent, also looks between them and its
-    cursor for ids it has not sent. A transaction that commits more than ``late_seconds`` after a
-    later one can still be missed. SQLite serialises writers, so there the look finds nothing.
+    sent in the last ``late_seconds`` and, while any are that recent, also looks (every
+    ``look_every`` seconds at most) between them and its cursor for ids it has not sent. A
+    transaction that commits more than ``late_seconds`` after a later one can still be missed.
+    SQLite lets one writer in at a time (``BEGIN IMMEDIATE``), so ids become visible in order there
+    and its feeds pass ``late_seconds=0``: no look at all.
     """
 
     def __init__(
@@ -61,6 +69,7 @@ class EventFeed:
         *,
         page: int = 100,
         late_seconds: float = LATE_COMMIT_SECONDS,
+        look_every: float = LATE_LOOK_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.recipient_id = recipient_id
@@ -70,7 +79,9 @@ class EventFeed:
         """The last read filled a page: more events are waiting now."""
         self._page = page
         self._late_seconds = late_seconds
+        self._look_every = look_every
         self._monotonic = monotonic
+        self._looked_at = -math.inf
         self._floor = after_id  # every id at or below it was sent, came before the feed, or is too late
         self._recent: deque[tuple[float, int]] = deque()  # (when sent, id), in the order sent
 
@@ -92,8 +103,10 @@ class EventFeed:
             self._floor = max(self._floor, self._recent.popleft()[1])
 
     def _late(self, session: Session) -> list[Event]:
-        if self.last_id <= self._floor:
+        now = self._monotonic()
+        if self.last_id <= self._floor or now - self._looked_at < self._look_every:
             return []
+        self._looked_at = now
         visible = session.scalars(
             select(Event.id).where(
                 Event.recipient_id == self.recipient_id, Event.id > self._floor, Event.id < self.last_id
