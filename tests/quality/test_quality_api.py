@@ -192,3 +192,21 @@ def test_dashboard_triage_form(
     assert (
         client_for("quality").get(f"/api/v1/quality/alerts/{alert['id']}").json()["status"] == "acknowledged"
     )
+
+
+def test_the_dashboard_lists_the_largest_clusters_and_keeps_the_tail_behind_a_click(
+    session: Session,
+    world: World,
+    cars: Cars,
+    complain: Complain,
+    spread: dict[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (vin,) = cars(1)
+    complain(vin, text="空调不制冷,开了半小时还是热风")  # a one-car cluster beside the brake noise
+    monkeypatch.setattr("drivetrain.quality.views.SHOWN_CLUSTERS", 1)
+    html = _console(session, world, "quality").get("/quality").text
+    clusters = html[html.index('id="clusters"') :]
+    listed, tail = clusters.split('<details class="more-clusters">')
+    assert listed.count("<tr ") == 1 and "6</td>" in listed  # the brake noise on six cars comes first
+    assert tail.count("<tr ") >= 1 and "显示其余" in tail

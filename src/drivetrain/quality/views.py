@@ -29,6 +29,8 @@ from drivetrain.web.templating import ConsoleSubject, locale_of, render, transla
 router = APIRouter(include_in_schema=False)
 DAY_CHOICES = (7, 14, 30, 90)
 TREND_WEEKS = 12
+SHOWN_CLUSTERS = 20
+"""Clusters the dashboard lists at once, the largest first; the rest open on a click."""
 TOP_SERIES = 8
 CsrfField = Annotated[str, Form(max_length=100)]
 NoteField = Annotated[str, Form(max_length=600)]
@@ -117,6 +119,7 @@ def _render(
         "day_choices": DAY_CHOICES,
         "series_names": sorted(QualityRepository(session).series_names().values()),
         "clusters": found,
+        "shown_clusters": SHOWN_CLUSTERS,
         "alerts": alerts,
         "sees_alerts": sees_alerts,
         "can_triage": subject.can(Permission.QUALITY_TRIAGE),
