@@ -58,6 +58,15 @@ def test_the_holder_is_named_as_colleagues_know_them(console, session: Session, 
     assert "葛小燕" in owner and "sa_a1" in owner
     history = page[page.index('id="history"') :]
     assert "热线 · " in history and "hotline: assignee" not in history
+    assert '→ <span title="sa_a1">葛小燕</span>' in history
+    asked = console("sa_a1").post(
+        f"/cases/{case.id}/approvals", {"kind": "refund", "amount": "800", "reason": "多收工时费"}
+    )
+    assert asked.status_code == 303
+    world.users["sm_a1"].display_name = "冀凯"
+    session.commit()
+    card = manager.get(f"/cases/{case.id}").text.split('id="approvals"')[1].split("</section>")[0]
+    assert "葛小燕" in card and "冀凯" in card
 
 
 def test_the_page_follows_the_users_events(console, session: Session, world: World) -> None:

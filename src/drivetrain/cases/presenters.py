@@ -87,6 +87,8 @@ def case_detail(session: Session, subject: AuthSubject, case: Case) -> CaseDetai
                 to_owner=names.get(h.to_owner_id or ""),
                 level=h.level,
                 actor=names.get(h.actor_id or ""),
+                to_owner_name=people.get(h.to_owner_id or ""),
+                actor_name=people.get(h.actor_id or ""),
                 note=h.note,
                 held_seconds=h.held_seconds,
             )

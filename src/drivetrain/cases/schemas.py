@@ -47,6 +47,8 @@ class CaseHistoryRead(BaseModel):
     to_owner: str | None
     level: int
     actor: str | None
+    to_owner_name: str | None = Field(default=None, description="The new holder's display name")
+    actor_name: str | None = Field(default=None, description="The actor's display name")
     note: str | None
     held_seconds: int | None = Field(description="How long the previous owner held the case")
 

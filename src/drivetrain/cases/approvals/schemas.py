@@ -41,9 +41,12 @@ class ApprovalRead(BaseModel):
     reason: str
     status: ApprovalStatus
     requested_by: str | None = Field(description="Username of the requester")
+    requested_by_name: str | None = Field(default=None, description="The requester's display name")
     approver: str | None = Field(description="Username of whoever holds the decision now")
+    approver_name: str | None = Field(default=None, description="The approver's display name")
     approver_level: int | None = Field(description="The approver's rung on the case's ladder (0..4)")
     decided_by: str | None
+    decided_by_name: str | None = Field(default=None, description="The decider's display name")
     decided_at: datetime | None
     comment: str | None
     created_at: datetime

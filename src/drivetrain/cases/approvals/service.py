@@ -51,9 +51,9 @@ QUEUE_LENGTH = 50
 
 
 def approval_reads_of(session: Session, approvals: list[ApprovalRequest]) -> list[ApprovalRead]:
-    """Requests already read through the subject's scope, with usernames: one query."""
+    """Requests already read through the subject's scope, with usernames and display names: one query."""
     ids = {i for a in approvals for i in (a.requested_by_id, a.approver_id, a.decided_by_id) if i}
-    names = StaffRepository(session).usernames(ids)
+    names, people = StaffRepository(session).names(ids)
     return [
         ApprovalRead(
             id=a.id,
@@ -63,9 +63,12 @@ def approval_reads_of(session: Session, approvals: list[ApprovalRequest]) -> lis
             reason=a.reason,
             status=ApprovalStatus(a.status),
             requested_by=names.get(a.requested_by_id or ""),
+            requested_by_name=people.get(a.requested_by_id or ""),
             approver=names.get(a.approver_id or ""),
+            approver_name=people.get(a.approver_id or ""),
             approver_level=a.approver_level,
             decided_by=names.get(a.decided_by_id or ""),
+            decided_by_name=people.get(a.decided_by_id or ""),
             decided_at=a.decided_at,
             comment=a.comment,
             created_at=a.created_at,
