@@ -29,12 +29,13 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from drivetrain import demo, migrate
+from drivetrain import migrate
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.models import User
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.customers.models import Customer, Vehicle
 from drivetrain.db import Database, open_database, unit_of_work
+from drivetrain.demo import seed as demo
 from drivetrain.org.models import Dealer
 
 HERE = Path(__file__).parent

@@ -127,7 +127,7 @@ def timed_sweepers(ticks: list[tuple[float, int]]) -> list[Sweeper]:
         ticks.append(((time.perf_counter() - started) * 1000, acted))
         return acted
 
-    return [timed if s is tasks.sweep_escalations else s for s in worker_module.SWEEPERS]
+    return [timed if s is tasks.sweep_escalations else s for s in worker_module.all_sweepers()]
 
 
 def run_worker(db: Database, seconds: float) -> tuple[list[tuple[float, int]], list[float]]:

@@ -76,11 +76,11 @@ from drivetrain.jobs.models import OutboxMessage
 from drivetrain.kit import clock
 from drivetrain.kit.address import coordinates_of, parse_address
 from drivetrain.kit.geo import nearest
-from drivetrain.leads import directory
 from drivetrain.leads import service as leads_service
 from drivetrain.leads.models import Lead, Stage
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import LeadSettingsUpdate
+from drivetrain.org import directory
 from drivetrain.org.models import Dealer
 
 HERE = Path(__file__).parent

@@ -26,7 +26,7 @@ from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.db import Database, open_database, unit_of_work, use_database
 from drivetrain.jobs.worker import Sweeper, Worker
 from drivetrain.kit import clock
-from drivetrain.leads import directory
+from drivetrain.org import directory
 from tests.world import World, build_world, load_world
 
 # Tests drive the worker themselves; an app started inside a test must not run one on the test's connection.

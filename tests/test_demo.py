@@ -9,18 +9,19 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from drivetrain import demo, migrate
+from drivetrain import migrate
 from drivetrain.auth.models import User
 from drivetrain.cases.models import ApprovalRequest, Case, CaseHistory, CaseSurvey
 from drivetrain.customers.models import Customer, CustomerTag, Tag, TimelineEvent, Vehicle
 from drivetrain.db import Database, open_database
+from drivetrain.demo import seed as demo
+from drivetrain.kit.i18n import LOCALES, catalog
 from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.vin import normalize_vin
 from drivetrain.leads.models import Lead
 from drivetrain.sources.models import SourceRecord
 from drivetrain.sources.normalizers import EVENT_KINDS
-from drivetrain.web.templating import LOCALES, catalog
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

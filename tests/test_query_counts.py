@@ -1,19 +1,10 @@
-"""Query counts per request are pinned in ``query_counts.json``: an N+1 shows up as a failing number.
-
-Each list is requested with few rows and with many; the count must not grow with the rows.
-"""
+"""Query budgets (``tests/query_budget.py``) for the customer, dealer, audit and case lists, and the rule
+that every list and detail route of the access matrix has a budget pinned somewhere."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import service as auth_service
@@ -23,25 +14,9 @@ from drivetrain.cases.schemas import CaseCreate
 from drivetrain.customers import service as customers
 from drivetrain.customers.schemas import CustomerCreate, VehicleCreate
 from drivetrain.db import Database
+from tests.query_budget import all_pinned, assert_within_budget, measure
+from tests.test_access_matrix import MATRIX, ListRoute, ObjectRoute
 from tests.world import World, vin_for
-
-BASELINE: dict[str, int] = json.loads((Path(__file__).parent / "query_counts.json").read_text())
-
-
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    assert db.pinned is not None
-    event.listen(db.pinned, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.pinned, "before_cursor_execute", record)
 
 
 def _grow(session: Session, world: World, numbers: range) -> None:
@@ -78,34 +53,38 @@ def _clients(session: Session, world: World, db: Database) -> tuple[TestClient, 
 
 
 REQUESTS = {
-    "GET /api/v1/customers": ("api", "/api/v1/customers"),
-    "GET /api/v1/customers/{customer_id}": ("api", "/api/v1/customers/{customer_id}"),
-    "GET /api/v1/vehicles": ("api", "/api/v1/vehicles"),
-    "GET /api/v1/dealers": ("api", "/api/v1/dealers"),
-    "GET /api/v1/audit": ("api", "/api/v1/audit"),
-    "GET /api/v1/cases": ("api", "/api/v1/cases"),
-    "GET /cases": ("console", "/cases?view=active"),
-    "GET /customers": ("console", "/customers"),
-    "GET /dealers": ("console", "/dealers"),
+    "GET /api/v1/customers": ("customers", "api", "/api/v1/customers"),
+    "GET /api/v1/customers/{customer_id}": ("customers", "api", "/api/v1/customers/{customer_id}"),
+    "GET /api/v1/vehicles": ("customers", "api", "/api/v1/vehicles"),
+    "GET /customers": ("customers", "console", "/customers"),
+    "GET /api/v1/dealers": ("org", "api", "/api/v1/dealers"),
+    "GET /dealers": ("org", "console", "/dealers"),
+    "GET /api/v1/audit": ("auth", "api", "/api/v1/audit"),
+    "GET /api/v1/cases": ("cases", "api", "/api/v1/cases"),
+    "GET /cases": ("cases", "console", "/cases?view=active"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_query_count_is_pinned_and_flat(name: str, db: Database, session: Session, world: World) -> None:
     api, console = _clients(session, world, db)
-    kind, path = REQUESTS[name]
+    domain, kind, path = REQUESTS[name]
     client = api if kind == "api" else console
     path = path.format(customer_id=world.customers["cust_a1"])
-    client.get(path)  # caches filled, as between real requests: only the request's own queries count
-    counts = []
-    for numbers in (
-        range(1),
-        range(1, 13),
-    ):  # one row of each kind first, so no query is skipped for want of rows
-        _grow(session, world, numbers)
-        with counted(db) as statements:
-            answer = client.get(path)
-        assert answer.status_code == 200, answer.text[:300]
-        counts.append(len(statements))
-    assert counts[0] == counts[1], f"{name}: {counts[0]} queries with few rows, {counts[1]} with more (N+1?)"
-    assert counts[0] == BASELINE[name], f"{name}: {counts[0]} queries, baseline {BASELINE[name]}"
+    counts = measure(db, client, path, lambda numbers: _grow(session, world, numbers))
+    assert_within_budget(domain, name, counts)
+
+
+def _pinned_routes() -> set[tuple[str, str]]:
+    """Pinned request names are ``METHOD /path`` (a variant adds words after it)."""
+    return {tuple(name.split(" ")[:2]) for name in all_pinned()}  # type: ignore[misc]
+
+
+def test_every_list_and_detail_route_of_the_access_matrix_has_a_budget() -> None:
+    wanted = {
+        route
+        for route, entry in MATRIX.items()
+        if route[0] == "GET" and isinstance(entry, ObjectRoute | ListRoute)
+    }
+    missing = sorted(wanted - _pinned_routes())
+    assert not missing, f"routes without a query budget: {missing}"

@@ -15,23 +15,27 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 
-from drivetrain import models  # noqa: F401 - registers every table
+from drivetrain import (
+    models,  # noqa: F401 - registers every table
+    tasks,  # noqa: F401 - registers every worker job
+)
 from drivetrain.auth import api as auth_api
 from drivetrain.auth import views as auth_views
+from drivetrain.auth.deps import LoginRequired
 from drivetrain.cases import api as cases_api
-from drivetrain.cases import corrections_api as case_corrections_api
 from drivetrain.cases import public as cases_public
-from drivetrain.cases import reports_api as case_reports_api
-from drivetrain.cases import settings_views as case_settings_views
 from drivetrain.cases import views as cases_views
 from drivetrain.cases.approvals import api as approvals_api
+from drivetrain.cases.classify import api as case_corrections_api
 from drivetrain.cases.classify import classifier
 from drivetrain.cases.csat import public as csat_public
+from drivetrain.cases.reports import api as case_reports_api
+from drivetrain.cases.settings import views as case_settings_views
 from drivetrain.config import get_settings
 from drivetrain.customers import api as customers_api
-from drivetrain.customers import segments_api as customer_segments_api
-from drivetrain.customers import segments_views as customer_segments_views
 from drivetrain.customers import views as customers_views
+from drivetrain.customers.segments import api as customer_segments_api
+from drivetrain.customers.segments import views as customer_segments_views
 from drivetrain.db import database
 from drivetrain.jobs import api as jobs_api
 from drivetrain.jobs.worker import Worker
@@ -39,8 +43,8 @@ from drivetrain.kit import names, problems
 from drivetrain.kit.errors import DomainError, Unauthorized
 from drivetrain.leads import api as leads_api
 from drivetrain.leads import public as leads_public
-from drivetrain.leads import reports_api as leads_reports_api
 from drivetrain.leads import views as leads_views
+from drivetrain.leads.reports import api as leads_reports_api
 from drivetrain.org import api as org_api
 from drivetrain.org import views as org_views
 from drivetrain.quality import api as quality_api
@@ -48,7 +52,7 @@ from drivetrain.quality import views as quality_views
 from drivetrain.sources import api as sources_api
 from drivetrain.unify import api as unify_api
 from drivetrain.unify import views as unify_views
-from drivetrain.web.templating import WEB_DIR, LoginRequired, render
+from drivetrain.web.templating import WEB_DIR, render
 
 API_PREFIX = "/api/v1"
 

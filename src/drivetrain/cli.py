@@ -25,6 +25,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from drivetrain import migrate as migrations
+from drivetrain import tasks  # noqa: F401 - registers every worker job
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.models import User
 from drivetrain.auth.repository import TokenRepository
@@ -131,7 +132,7 @@ def demo_command(
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
     """Migrate, seed the real dealer network with staff, customers, leads and cases, then serve."""
-    from drivetrain import demo  # Faker and the generators: only the demo needs them
+    from drivetrain.demo import seed as demo
 
     db = database()
     migrations.upgrade(db)
@@ -145,8 +146,8 @@ def demo_command(
 
 
 def _seed(customers: int, leads: int, cases: int, seed: int) -> None:
-    from drivetrain import demo
-    from drivetrain.quality.demo import seed_defect_signals
+    from drivetrain.demo import seed as demo
+    from drivetrain.demo.quality import seed_defect_signals
 
     rng = random.Random(seed)
     with console.status("loading the dealer network and staff…"):
@@ -190,7 +191,7 @@ def _seed(customers: int, leads: int, cases: int, seed: int) -> None:
 
 
 def _print_logins() -> None:
-    from drivetrain import demo
+    from drivetrain.demo import seed as demo
 
     with database().session(write=False) as session:
         logins = demo.demo_logins(session)

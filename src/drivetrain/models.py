@@ -1,11 +1,11 @@
 """Imports every domain's models so the metadata (Alembic, tests) sees all tables."""
 
+from drivetrain.auth import idempotency
 from drivetrain.auth import models as auth_models
 from drivetrain.cases import models as case_models
 from drivetrain.customers import models as customer_models
-from drivetrain.customers import segment_models as customer_segment_models
+from drivetrain.customers.segments import models as customer_segment_models
 from drivetrain.jobs import models as job_models
-from drivetrain.kit import idempotency
 from drivetrain.leads import models as lead_models
 from drivetrain.org import models as org_models
 from drivetrain.quality import models as quality_models

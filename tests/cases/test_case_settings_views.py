@@ -19,7 +19,7 @@ from drivetrain.cases.approvals.schemas import ApprovalCreate
 from drivetrain.cases.models import AuthorityLimit, Case, SlaPolicy
 from drivetrain.cases.schemas import CaseCreate, CaseNote
 from drivetrain.kit import clock
-from drivetrain.web.templating import LANG_COOKIE, catalog
+from drivetrain.kit.i18n import LANG_COOKIE, catalog
 from tests.world import World
 
 FORM = {"first_response_seconds": "600", "resolution_seconds": "7200", "escalation_seconds": "30"}

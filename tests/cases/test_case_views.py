@@ -12,7 +12,7 @@ from drivetrain.cases import service
 from drivetrain.cases.approvals import service as approvals
 from drivetrain.cases.models import Case, CaseHistory
 from drivetrain.cases.schemas import CaseCreate
-from drivetrain.web.templating import LANG_COOKIE
+from drivetrain.kit.i18n import LANG_COOKIE
 from tests.world import World
 
 NOISE = "保养后发动机有异响，很不满意"

@@ -22,7 +22,7 @@ from drivetrain.jobs.models import Event, OutboxMessage
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import clock
 from tests.conftest import run_workers_at_once
-from tests.test_query_counts import counted
+from tests.query_budget import counted
 from tests.world import World, load_world, vin_for
 
 MONDAY_0900_SHANGHAI = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

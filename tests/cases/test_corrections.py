@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from drivetrain import cli as main_cli
 from drivetrain.auth.models import AuditEntry
-from drivetrain.cases import corrections, service
-from drivetrain.cases.classify import Category
+from drivetrain.cases import service
+from drivetrain.cases.classify import Category, corrections
 from drivetrain.cases.classify import training as training_module
 from drivetrain.cases.classify.training import LabelledText
 from drivetrain.cases.models import Case, CaseHistory, ClassificationCorrection

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.config import sqlite_path
-from drivetrain.customers import segments_tasks, tags, tiers
 from drivetrain.customers.models import Customer, CustomerTag, Tag
-from drivetrain.customers.segment_models import CustomerValue, SegmentRun
-from drivetrain.customers.segments_tasks import LEASE, RecomputeResult, recompute
+from drivetrain.customers.segments import tags, tiers
+from drivetrain.customers.segments import tasks as segments_tasks
+from drivetrain.customers.segments.models import CustomerValue, SegmentRun
+from drivetrain.customers.segments.tasks import LEASE, RecomputeResult, recompute
 from drivetrain.db import Database, unit_of_work
 from drivetrain.kit import clock
 from tests.customers.test_tags import NOW, TODAY, car, event, person

@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session
 
 from drivetrain.app import create_app
 from drivetrain.auth.models import AuditEntry
-from drivetrain.customers import segments_api, segments_tasks, segments_views, tags, tiers
 from drivetrain.customers.models import Customer
-from drivetrain.customers.segment_models import CustomerValue
-from drivetrain.customers.tags import Rule
+from drivetrain.customers.segments import api as segments_api
+from drivetrain.customers.segments import tags, tiers
+from drivetrain.customers.segments import tasks as segments_tasks
+from drivetrain.customers.segments import views as segments_views
+from drivetrain.customers.segments.models import CustomerValue
+from drivetrain.customers.segments.tags import Rule
 from drivetrain.kit import clock
 from tests.customers.test_tags import NOW, TODAY, car, event, person
 from tests.world import World

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import AuditEntry
 from drivetrain.auth.subject import SYSTEM
-from drivetrain.customers import segments_tasks, tags
 from drivetrain.customers import service as customer_service
 from drivetrain.customers.models import Customer, TimelineEvent, Vehicle
 from drivetrain.customers.schemas import OwnershipTransfer, VehicleCreate
-from drivetrain.customers.segment_models import CustomerValue, SegmentRun
-from drivetrain.customers.segments_tasks import recompute, segment_refresh
-from drivetrain.customers.tags import Rule
+from drivetrain.customers.segments import tags
+from drivetrain.customers.segments import tasks as segments_tasks
+from drivetrain.customers.segments.models import CustomerValue, SegmentRun
+from drivetrain.customers.segments.tags import Rule
+from drivetrain.customers.segments.tasks import recompute, segment_refresh
 from drivetrain.db import Database, unit_of_work
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import clock

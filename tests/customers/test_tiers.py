@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.subject import SYSTEM
-from drivetrain.customers import tiers
-from drivetrain.customers.segments_tasks import recompute
-from drivetrain.customers.tiers import TierBins
+from drivetrain.customers.segments import tiers
+from drivetrain.customers.segments.tasks import recompute
+from drivetrain.customers.segments.tiers import TierBins
 from drivetrain.kit import clock
 from drivetrain.kit.errors import Forbidden
 from tests.customers.test_tags import NOW, event, move_to, person

@@ -21,10 +21,10 @@ import pytest
 
 import drivetrain
 from drivetrain.customers.models import ConsentStatus
+from drivetrain.kit.i18n import LOCALES, catalog
 from drivetrain.leads.service import NEXT_STAGES
 from drivetrain.sources.mapping import SOURCE_EVENT_KINDS
 from drivetrain.sources.normalizers import EVENT_KINDS
-from drivetrain.web.templating import LOCALES, catalog
 
 PACKAGE = Path(drivetrain.__file__).parent
 BASE_WRITERS = ("add_timeline", "TimelineEvent")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from drivetrain.integrations.wecom.client import FakeWeCom, use_client
-from drivetrain.leads import directory
+from drivetrain.org import directory
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,6 @@ from drivetrain.customers.models import Consent
 from drivetrain.db import Database
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.importing import read_csv
-from drivetrain.leads import reports_api
 from drivetrain.leads.importing import (
     IMPORT_SOURCE_PREFIX,
     import_leads,
@@ -30,6 +29,7 @@ from drivetrain.leads.importing import (
     parse_day,
 )
 from drivetrain.leads.models import ChannelSpend, Lead, LeadTouch
+from drivetrain.leads.reports import api as reports_api
 from drivetrain.org.models import Dealer
 from tests.world import World
 

@@ -31,12 +31,14 @@ from drivetrain.app import create_app
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.db import Database
-from drivetrain.kit import clock
-from drivetrain.leads import reports, reports_api, service
+from drivetrain.kit import clock, periods
+from drivetrain.leads import service
 from drivetrain.leads.capture import capture
 from drivetrain.leads.importing import import_spend
 from drivetrain.leads.models import Lead, Stage
-from drivetrain.leads.reports import LeadFacts
+from drivetrain.leads.reports import api as reports_api
+from drivetrain.leads.reports import service as reports
+from drivetrain.leads.reports.service import LeadFacts
 from drivetrain.leads.schemas import LeadCreate, StageChange
 from tests.world import World
 
@@ -301,7 +303,7 @@ def test_money_and_shares() -> None:
     assert reports.per(Decimal("100.00"), 3) == Decimal("33.33")
     assert reports.per(Decimal("0.05"), 2) == Decimal("0.03")
     assert reports.per(Decimal("100.00"), 0) is None and reports.per(None, 5) is None
-    assert reports.percent(2, 3) == 66.7 and reports.percent(0, 0) is None
+    assert periods.percent(2, 3) == 66.7 and periods.percent(0, 0) is None
     contacted = [_facts(first_contacted_at=T0 + timedelta(seconds=s)) for s in (10, 30, 20)]
     assert reports.median_seconds([*contacted, _facts()]) == 20.0
     assert reports.median_seconds([_facts()]) is None

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import AuditEntry
 from drivetrain.customers.models import TimelineEvent
+from drivetrain.kit.i18n import LANG_COOKIE
 from drivetrain.leads import service
 from drivetrain.leads.capture import capture
 from drivetrain.leads.models import FollowUpTask, Lead, LeadSettings
 from drivetrain.leads.schemas import LeadCreate
-from drivetrain.web.templating import LANG_COOKIE
 from tests.world import World
 
 BINJIANG = "浙江省杭州市滨江区江南大道200号"

@@ -16,7 +16,7 @@ from drivetrain.customers import service as customers
 from drivetrain.customers.schemas import VehicleCreate
 from drivetrain.db import Database
 from drivetrain.kit import clock
-from drivetrain.leads import directory
+from drivetrain.org import directory
 from tests.world import World, vin_for
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from drivetrain import demo, migrate
+from drivetrain import migrate
 from drivetrain.cases.models import Case
 from drivetrain.db import open_database
+from drivetrain.demo import seed as demo
+from drivetrain.demo.quality import seed_defect_signals
 from drivetrain.org.models import Series
-from drivetrain.quality.demo import seed_defect_signals
 from drivetrain.quality.models import DefectAlert
 
 NOW = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)

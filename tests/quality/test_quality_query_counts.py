@@ -1,4 +1,4 @@
-"""Quality lists and pages are pinned in ``tests/query_counts.json``: the count must not grow with the
+"""Quality lists and pages are pinned in ``tests/quality/query_counts.json``: the count must not grow with the
 number of cases, cars or alerts."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.db import Database
 from drivetrain.quality.service import refresh_alerts
 from tests.quality.conftest import SERIES, Cars, Complain
-from tests.test_query_counts import BASELINE, counted
+from tests.query_budget import assert_within_budget, counted
 from tests.world import World
 
 ENGINE_LEAK = "发动机漏油，地库停车位上每天都有一摊油迹"
@@ -78,5 +78,4 @@ def test_query_count_is_pinned_and_flat(
             answer = client.get(path.format(alert_id=alert["id"]))
         assert answer.status_code == 200, answer.text[:300]
         counts.append(len(statements))
-    assert counts[0] == counts[1], f"{name}: {counts[0]} queries with few rows, {counts[1]} with more (N+1?)"
-    assert counts[0] == BASELINE[name], f"{name}: {counts[0]} queries, baseline {BASELINE[name]}"
+    assert_within_budget("quality", name, counts)

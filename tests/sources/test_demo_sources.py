@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from drivetrain.customers.models import ContactPoint, TimelineEvent
-from drivetrain.sources.demo import Person, demo_rows, seed_source_records
+from drivetrain.demo.sources import Person, demo_rows, seed_source_records
 from drivetrain.sources.events import project_source_events
 from drivetrain.sources.models import SourceRecord
 from tests.world import World, vin_for

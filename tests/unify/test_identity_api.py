@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.customers.models import ContactPoint, Customer
+from drivetrain.kit.i18n import LANG_COOKIE
 from drivetrain.sources import service as sources
 from drivetrain.sources.models import SourceType
 from drivetrain.sources.schemas import SourceCreate
-from drivetrain.web.templating import LANG_COOKIE
 from tests.conftest import Console
 from tests.world import World, vin_for
 

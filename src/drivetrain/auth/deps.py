@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import service
+from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.db import database
 from drivetrain.kit import clock
@@ -121,3 +123,58 @@ def optional_console_subject(request: Request) -> AuthSubject | None:
 
 
 SubjectDep = Annotated[AuthSubject, Depends(api_subject)]
+
+
+class LoginRequired(Exception):
+    """Raised by console routes without a session; the app answers with a redirect to /login."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def console_subject(request: Request) -> AuthSubject:
+    """Who is signed in to the console; without a session, off to the sign-in page and back."""
+    subject = optional_console_subject(request)
+    if subject is None:
+        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return subject
+
+
+ConsoleSubject = Annotated[AuthSubject, Depends(console_subject)]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a route demands of who is asking: a permission, and with ``hq`` a view of every dealer.
+    Declared on the route (``Requires``), checked before the body is read or any row is touched."""
+
+    permission: Permission | None = None
+    hq: bool = False
+
+    def check(self, subject: AuthSubject) -> AuthSubject:
+        if self.permission is not None:
+            subject.require(self.permission)
+        if self.hq:
+            subject.require_hq()
+        return subject
+
+
+class ApiGate(Gate):
+    def __call__(self, subject: SubjectDep) -> AuthSubject:
+        return self.check(subject)
+
+
+class ConsoleGate(Gate):
+    def __call__(self, subject: ConsoleSubject) -> AuthSubject:
+        return self.check(subject)
+
+
+def Requires(permission: Permission | None = None, *, hq: bool = False) -> Any:  # noqa: N802 - reads as a type
+    """An API route's subject, once it passes the gate: ``subject: Annotated[AuthSubject, Requires(P.X)]``."""
+    return Depends(ApiGate(permission, hq))
+
+
+def ConsoleRequires(permission: Permission | None = None, *, hq: bool = False) -> Any:  # noqa: N802
+    """A console page's subject, once it passes the gate (signed out: to the sign-in page)."""
+    return Depends(ConsoleGate(permission, hq))

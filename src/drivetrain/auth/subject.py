@@ -32,6 +32,16 @@ class AuthSubject:
         if not self.can(permission):
             raise Forbidden(f"your role ({self.role.value}) may not do this ({permission.value})")
 
+    @property
+    def is_hq(self) -> bool:
+        """Sees every dealer: the OEM's own staff (and integrations)."""
+        return self.scope is Scope.ALL
+
+    def require_hq(self) -> None:
+        """The OEM's configuration and cross-dealer work (rules, identity resolution) are HQ's alone."""
+        if not self.is_hq:
+            raise Forbidden("this is HQ's work: it spans every dealer")
+
 
 SYSTEM = AuthSubject(
     user_id="",

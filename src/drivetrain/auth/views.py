@@ -11,10 +11,17 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from drivetrain.auth import audit, service
-from drivetrain.auth.deps import SESSION_COOKIE, SessionDep, check_csrf, optional_console_subject
+from drivetrain.auth.deps import (
+    SESSION_COOKIE,
+    ConsoleSubject,
+    SessionDep,
+    check_csrf,
+    optional_console_subject,
+)
 from drivetrain.config import get_settings
 from drivetrain.kit.errors import Unauthorized
-from drivetrain.web.templating import LANG_COOKIE, LOCALES, ConsoleSubject, render
+from drivetrain.kit.i18n import LANG_COOKIE, LOCALES
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "dt_login_csrf"

@@ -26,7 +26,7 @@ def stored_corrections(wanted: bool | None) -> list[LabelledText]:
     any, and train without them when it cannot be read (not migrated yet); ``True``: it must be read."""
     if wanted is False:
         return []
-    from drivetrain.cases.corrections import training_examples
+    from drivetrain.cases.classify.corrections import training_examples
     from drivetrain.config import sqlite_path
     from drivetrain.db import database
 

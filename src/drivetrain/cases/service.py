@@ -33,7 +33,7 @@ from drivetrain.jobs.models import Event, OutboxMessage
 from drivetrain.kit import clock
 from drivetrain.kit.calendar import WorkingHours, add_business_time, business_time_between
 from drivetrain.kit.errors import InvalidInput, NotFound
-from drivetrain.leads import directory
+from drivetrain.org import directory
 from drivetrain.org.models import Dealer
 from drivetrain.org.repository import DealerRepository
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from drivetrain.cases.models import Case, CaseStatus
 from drivetrain.cases.service import escalate_due_cases
 from drivetrain.db import Database, unit_of_work
+from drivetrain.jobs import registry
 from drivetrain.jobs.claims import claim_due
 from drivetrain.kit import clock
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=1)
 
 
+@registry.sweeper
 def sweep_escalations(db: Database, worker_id: str) -> int:
     """Claim one batch of cases whose rung budget ran out and escalate it, all in one transaction: one
     commit per batch (a disk sync on PostgreSQL) and a handful of statements whatever its size. Until

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import SessionDep, check_csrf
+from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases import service
@@ -16,8 +16,8 @@ from drivetrain.cases.approvals import service as approvals
 from drivetrain.cases.approvals.repository import ApprovalRepository
 from drivetrain.cases.approvals.schemas import ApprovalCreate, ApprovalDecision
 from drivetrain.cases.classify import Category
-from drivetrain.cases.corrections import correct
-from drivetrain.cases.corrections_api import ClassificationCorrect
+from drivetrain.cases.classify.api import ClassificationCorrect
+from drivetrain.cases.classify.corrections import correct
 from drivetrain.cases.models import ApprovalKind, Case, CaseStatus, CaseType, Channel
 from drivetrain.cases.presenters import case_detail, case_reads
 from drivetrain.cases.repository import CaseFilter, CaseRepository
@@ -28,7 +28,7 @@ from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.pagination import page_of
 from drivetrain.kit.validators import Text
 from drivetrain.web.forms import is_htmx, validated
-from drivetrain.web.templating import ConsoleSubject, render
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50

@@ -6,7 +6,6 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -24,13 +23,14 @@ from drivetrain.customers.models import (
     TimelineEvent,
     Vehicle,
 )
+from drivetrain.kit.clock import CHINA_TZ
 from drivetrain.kit.errors import InvalidInput, NotFound
 from drivetrain.kit.ids import is_id
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 from drivetrain.org.models import Dealer, Series
 from drivetrain.sources.models import Source, SourceRecord
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 TIMELINE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "sales": (("purchase",), ("lead.", "vehicle.")),
     "cases": ((), ("case.",)),
@@ -281,6 +281,13 @@ class CustomerRepository:
             select(Dealer.id, Dealer.code, Dealer.name).where(Dealer.id.in_(dealer_ids))
         )
         return {dealer_id: (code, name) for dealer_id, code, name in rows}
+
+
+class TimelineRepository(Repository[TimelineEvent]):
+    """Timeline lines are written by every domain through ``customers.service``; read through a
+    readable customer (``CustomerRepository.timeline``)."""
+
+    model = TimelineEvent
 
 
 class VehicleRepository:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from drivetrain.auth.deps import SessionDep
+from drivetrain.auth.deps import ConsoleSubject, SessionDep
 from drivetrain.auth.roles import Permission
 from drivetrain.customers import service
 from drivetrain.customers.presenters import customer_detail, customer_summaries, vehicle_detail
@@ -24,7 +24,7 @@ from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.pagination import page_of
 from drivetrain.kit.validators import Text
-from drivetrain.web.templating import ConsoleSubject, local_time, render
+from drivetrain.web.templating import local_time, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from drivetrain.db import append_row
@@ -24,6 +24,16 @@ def publish(
     for recipient in targets:
         append_row(session, Event, type=event_type, recipient_id=recipient, payload=payload, at=clock.now())
     remember_recipients(session, targets)
+
+
+def publish_many(session: Session, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Many ``(type, recipient, payload)`` events in one INSERT: a sweep telling each new holder."""
+    if not events:
+        return
+    at = clock.now()
+    rows = [{"type": t, "recipient_id": r, "payload": payload, "at": at} for t, r, payload in events]
+    session.execute(insert(Event), rows)
+    remember_recipients(session, sorted({r for _, r, _ in events}))
 
 
 def events_after(session: Session, recipient_id: str, after_id: int, *, limit: int = 100) -> list[Event]:

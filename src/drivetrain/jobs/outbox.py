@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from drivetrain.db import Database, append_row, unit_of_work
@@ -28,6 +28,17 @@ Deliverer = Callable[[dict[str, Any]], None]
 def enqueue(session: Session, topic: str, payload: dict[str, Any]) -> None:
     now = clock.now()
     append_row(session, OutboxMessage, topic=topic, payload=payload, due_at=now, created_at=now)
+
+
+def enqueue_many(session: Session, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Many ``(topic, payload)`` messages in one INSERT: a sweep telling dozens of people at once."""
+    if not messages:
+        return
+    now = clock.now()
+    rows = [
+        {"topic": topic, "payload": payload, "due_at": now, "created_at": now} for topic, payload in messages
+    ]
+    session.execute(insert(OutboxMessage), rows)
 
 
 def retry_delay(attempts: int) -> timedelta:

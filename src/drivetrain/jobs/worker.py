@@ -1,7 +1,8 @@
 """The worker: runs every sweeper until nothing is due, then waits a little and looks again.
 
 Deadlines are rows, so a worker that starts after downtime catches up on everything overdue,
-oldest first. Several workers may run at once (see jobs/claims.py).
+oldest first. Several workers may run at once (see jobs/claims.py). Domains register their sweepers
+and outbox deliverers in ``jobs.registry``; the worker knows none of them.
 """
 
 from __future__ import annotations
@@ -10,30 +11,17 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from drivetrain.cases.tasks import sweep_escalations
-from drivetrain.customers.segments_tasks import sweep_segments
 from drivetrain.db import Database, database
-from drivetrain.integrations.sms.client import deliver_sms
-from drivetrain.integrations.wecom.client import deliver_app_message
-from drivetrain.integrations.wecom.customer import deliver_customer_message
-from drivetrain.jobs import outbox
-from drivetrain.leads.tasks import sweep_first_contact
-from drivetrain.quality.tasks import sweep_defect_alerts
+from drivetrain.jobs import outbox, registry
+from drivetrain.jobs.registry import Sweeper
 
 log = logging.getLogger("drivetrain.worker")
-Sweeper = Callable[[Database, str], int]
 
 
 def _deliver_outbox(db: Database, worker_id: str) -> int:
-    handlers = {
-        "wecom.app_message": deliver_app_message,
-        "wecom.customer_message": deliver_customer_message,
-        "sms.send": deliver_sms,
-    }
-    return outbox.deliver_due(db, handlers, worker_id=worker_id)
+    return outbox.deliver_due(db, registry.DELIVERERS, worker_id=worker_id)
 
 
 def _checkpoint(db: Database, _worker_id: str) -> int:
@@ -41,14 +29,9 @@ def _checkpoint(db: Database, _worker_id: str) -> int:
     return 0  # housekeeping, not rows acted on
 
 
-SWEEPERS: list[Sweeper] = [
-    sweep_first_contact,
-    sweep_escalations,
-    sweep_defect_alerts,
-    sweep_segments,
-    _deliver_outbox,
-    _checkpoint,
-]
+def all_sweepers() -> list[Sweeper]:
+    """Every registered domain sweeper, then the outbox and the SQLite checkpoint."""
+    return [*registry.SWEEPERS, _deliver_outbox, _checkpoint]
 
 
 def default_worker_id() -> str:
@@ -59,7 +42,7 @@ def default_worker_id() -> str:
 class Worker:
     db: Database | None = None
     worker_id: str = field(default_factory=default_worker_id)
-    sweepers: list[Sweeper] = field(default_factory=lambda: list(SWEEPERS))
+    sweepers: list[Sweeper] = field(default_factory=all_sweepers)
 
     def run_once(self) -> int:
         """One pass over every sweeper; the number of rows acted on."""

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+"""China time: the day a report, a tag window or a console date belongs to (dealers keep their own
+working-hours zone in ``kit/calendar.py``)."""
 
 _frozen: datetime | None = None
 
@@ -10,6 +15,11 @@ _frozen: datetime | None = None
 def now() -> datetime:
     """Current time, timezone-aware UTC."""
     return _frozen if _frozen is not None else datetime.now(UTC)
+
+
+def today_in_china() -> date:
+    """Today in China time."""
+    return now().astimezone(CHINA_TZ).date()
 
 
 def freeze(at: datetime) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
+from drivetrain.kit.clock import CHINA_TZ
 from drivetrain.kit.errors import InvalidInput
 
 DEFAULT_DAYS = 30
@@ -31,3 +32,16 @@ def _in_range(name: str, day: date | None) -> date | None:
     if day is not None and not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidInput(name, f"must lie between {FIRST_DAY} and {LAST_DAY}")
     return day
+
+
+def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """``[start 00:00, the day after end 00:00)`` in China time."""
+    return (
+        datetime.combine(start, time(), CHINA_TZ),
+        datetime.combine(end + timedelta(days=1), time(), CHINA_TZ),
+    )
+
+
+def percent(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` in percent, one decimal; None when there is no whole."""
+    return round(100 * part / whole, 1) if whole else None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission
+from drivetrain.kit.i18n import locale_of
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
 from drivetrain.kit.validators import Text
 from drivetrain.leads import service
@@ -31,7 +32,6 @@ from drivetrain.leads.schemas import (
     TaskRead,
 )
 from drivetrain.org.repository import DealerRepository, StaffRepository
-from drivetrain.web.templating import locale_of
 
 router = APIRouter(tags=["leads"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -89,7 +89,7 @@ def list_leads(
 def get_lead(lead_id: str, request: Request, subject: SubjectDep, session: SessionDep) -> LeadDetail:
     subject.require(Permission.LEADS_READ)
     return lead_detail(
-        session, subject, LeadRepository(session).get(subject, lead_id), locale=locale_of(request)
+        session, subject, LeadRepository(session).get_readable(subject, lead_id), locale=locale_of(request)
     )
 
 
@@ -97,7 +97,9 @@ def get_lead(lead_id: str, request: Request, subject: SubjectDep, session: Sessi
 def change_stage(
     lead_id: str, body: StageChange, request: Request, subject: SubjectDep, session: SessionDep
 ) -> LeadRead:
-    lead = service.change_stage(session, subject, LeadRepository(session).get(subject, lead_id), data=body)
+    lead = service.change_stage(
+        session, subject, LeadRepository(session).get_readable(subject, lead_id), data=body
+    )
     return lead_reads(session, subject, [lead], locale=locale_of(request))[0]
 
 
@@ -105,7 +107,9 @@ def change_stage(
 def reassign(
     lead_id: str, body: Reassignment, request: Request, subject: SubjectDep, session: SessionDep
 ) -> LeadRead:
-    lead = service.reassign(session, subject, LeadRepository(session).get(subject, lead_id), data=body)
+    lead = service.reassign(
+        session, subject, LeadRepository(session).get_readable(subject, lead_id), data=body
+    )
     return lead_reads(session, subject, [lead], locale=locale_of(request))[0]
 
 
@@ -127,7 +131,11 @@ def _assignee_names(session: Session, task: FollowUpTask) -> dict[str, str]:
 @router.post("/leads/{lead_id}/tasks", status_code=201, summary="Schedule a follow-up")
 def add_task(lead_id: str, body: TaskCreate, subject: SubjectDep, session: SessionDep) -> TaskRead:
     task = service.add_task(
-        session, subject, LeadRepository(session).get(subject, lead_id), due_at=body.due_at, note=body.note
+        session,
+        subject,
+        LeadRepository(session).get_readable(subject, lead_id),
+        due_at=body.due_at,
+        note=body.note,
     )
     return _task_read(task, _assignee_names(session, task))
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from drivetrain.auth.idempotency import IdempotencyRecord, check_replay, fingerprint
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Permission, Scope
 from drivetrain.auth.subject import AuthSubject
@@ -31,9 +32,8 @@ from drivetrain.db import add_new, append_row, bulk_rows
 from drivetrain.kit import clock
 from drivetrain.kit.address import coordinates_of, parse_address
 from drivetrain.kit.errors import Conflict, DomainError, InvalidInput
-from drivetrain.kit.idempotency import IdempotencyRecord, check_replay, fingerprint
 from drivetrain.kit.ids import new_id
-from drivetrain.leads import directory, routing
+from drivetrain.leads import routing
 from drivetrain.leads.models import ConsultantDuty, DealerLeadState, Lead, LeadSettings, LeadTouch, Stage
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import LeadCreate
@@ -47,6 +47,7 @@ from drivetrain.leads.service import (
     notify_assigned,
     policy_of,
 )
+from drivetrain.org import directory
 from drivetrain.org.models import Brand, Series
 
 OPERATION = "lead.capture"

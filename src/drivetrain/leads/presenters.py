@@ -12,7 +12,6 @@ from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import Customer
 from drivetrain.kit.phone import mask_phone
-from drivetrain.leads import directory
 from drivetrain.leads.capture import Capture
 from drivetrain.leads.models import Channel, Lead, Stage
 from drivetrain.leads.repository import LeadRepository
@@ -25,6 +24,7 @@ from drivetrain.leads.schemas import (
     TaskRead,
     TouchRead,
 )
+from drivetrain.org import directory
 from drivetrain.org.models import Series
 
 

@@ -23,6 +23,7 @@ from drivetrain.auth.service import keyed_hash
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.db import database
 from drivetrain.kit import clock
+from drivetrain.kit.i18n import locale_of
 from drivetrain.kit.ratelimit import SlidingWindowLimiter
 from drivetrain.kit.validators import Name, Phone
 from drivetrain.leads.capture import capture
@@ -37,7 +38,7 @@ from drivetrain.web.form_guard import (
     reusable_form_token,
     set_form_cookie,
 )
-from drivetrain.web.templating import locale_of, render
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 

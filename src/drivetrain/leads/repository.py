@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
@@ -14,6 +13,7 @@ from drivetrain.auth.scope import scoped
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 from drivetrain.leads.models import (
     OPEN_STAGES,
     ConsultantDuty,
@@ -37,18 +37,12 @@ class LeadFilter:
     unassigned: bool = False
 
 
-class LeadRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class LeadRepository(Repository[Lead]):
+    model = Lead
+    missing = "no such lead"
 
     def readable(self, subject: AuthSubject) -> Select[Lead]:
         return scoped(select(Lead), subject, dealer_col=Lead.dealer_id, owner_col=Lead.consultant_id)
-
-    def get(self, subject: AuthSubject, lead_id: str) -> Lead:
-        lead = self.session.scalar(self.readable(subject).where(Lead.id == lead_id))
-        if lead is None:
-            raise NotFound("no such lead")
-        return lead
 
     def search(
         self, subject: AuthSubject, filters: LeadFilter, *, cursor: str | None, limit: int

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
@@ -20,8 +19,9 @@ from drivetrain.db import append_row
 from drivetrain.jobs import events, outbox
 from drivetrain.kit import clock
 from drivetrain.kit.calendar import add_business_time
+from drivetrain.kit.clock import CHINA_TZ
 from drivetrain.kit.errors import InvalidInput, NotFound
-from drivetrain.leads import directory, routing
+from drivetrain.leads import routing
 from drivetrain.leads.models import (
     Channel,
     ConsultantDuty,
@@ -34,11 +34,11 @@ from drivetrain.leads.models import (
 )
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import LeadSettingsUpdate, Reassignment, StageChange
+from drivetrain.org import directory
 from drivetrain.org.models import Series
 from drivetrain.org.repository import DealerRepository, StaffRepository
 
 WECOM_TOPIC = "wecom.app_message"
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 STAGE_LABELS_ZH = {
     Stage.NEW: "新线索",
     Stage.CONTACTED: "已联系",

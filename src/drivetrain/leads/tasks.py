@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from drivetrain.db import Database, unit_of_work
+from drivetrain.jobs import registry
 from drivetrain.jobs.claims import claim_due
 from drivetrain.kit import clock
 from drivetrain.leads.models import Lead, Stage
@@ -14,6 +15,7 @@ BATCH = 200
 LEASE = timedelta(minutes=1)
 
 
+@registry.sweeper
 def sweep_first_contact(db: Database, worker_id: str) -> int:
     """Claim one batch of overdue leads and act on each in its own transaction; returns how many acted."""
     now = clock.now()

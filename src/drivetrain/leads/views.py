@@ -10,12 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import SessionDep, check_csrf
+from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
 from drivetrain.auth.roles import Permission, Role, Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.jobs import events
 from drivetrain.kit import clock
+from drivetrain.kit.clock import CHINA_TZ
 from drivetrain.kit.errors import InvalidInput
+from drivetrain.kit.i18n import locale_of
 from drivetrain.kit.pagination import MAX_LIMIT, page_of
 from drivetrain.kit.validators import Text
 from drivetrain.leads import service
@@ -31,7 +33,7 @@ from drivetrain.leads.schemas import (
 )
 from drivetrain.org.repository import StaffRepository
 from drivetrain.web.forms import field_errors, is_htmx, validated
-from drivetrain.web.templating import CONSOLE_TZ, ConsoleSubject, locale_of, render
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -131,7 +133,7 @@ def move(
     back: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """From the board (HTMX: the board comes back) or from the lead page (redirect back to it)."""
-    lead = LeadRepository(session).get(subject, lead_id)
+    lead = LeadRepository(session).get_readable(subject, lead_id)
     check_csrf(request, csrf_token)
     try:
         change = validated(StageChange, {"stage": stage, "lost_reason": lost_reason.strip() or None})
@@ -259,7 +261,7 @@ def _render_lead(
 def lead_page(request: Request, lead_id: str, subject: ConsoleSubject, session: SessionDep) -> HTMLResponse:
     """Who, what, where it came from, why it went where it went, and what happened since."""
     subject.require(Permission.LEADS_READ)
-    return _render_lead(request, session, subject, LeadRepository(session).get(subject, lead_id))
+    return _render_lead(request, session, subject, LeadRepository(session).get_readable(subject, lead_id))
 
 
 def _console_time(value: str) -> datetime | str:
@@ -268,7 +270,7 @@ def _console_time(value: str) -> datetime | str:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return moment if moment.tzinfo else moment.replace(tzinfo=CONSOLE_TZ)
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
 
 
 @router.post("/leads/{lead_id}/tasks")
@@ -282,7 +284,7 @@ def add_task(
     note: NoteField = "",
 ) -> Response:
     """Schedule a follow-up; it lands in the lead's history."""
-    lead = LeadRepository(session).get(subject, lead_id)
+    lead = LeadRepository(session).get_readable(subject, lead_id)
     check_csrf(request, csrf_token)
     try:
         task = validated(TaskCreate, {"due_at": _console_time(due_at.strip()), "note": note.strip()})
@@ -307,7 +309,7 @@ def reassign(
     reason: NoteField = "",
 ) -> Response:
     """Hand the lead to a named colleague, or to whoever is next on duty at a dealer."""
-    lead = LeadRepository(session).get(subject, lead_id)
+    lead = LeadRepository(session).get_readable(subject, lead_id)
     check_csrf(request, csrf_token)
     subject.require(Permission.LEADS_ASSIGN)
     values = {

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from drivetrain.auth.deps import SessionDep
+from drivetrain.auth.deps import ConsoleSubject, SessionDep
 from drivetrain.auth.roles import Permission
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.kit.validators import Text
 from drivetrain.org.presenters import dealer_detail, dealer_summary
 from drivetrain.org.repository import DealerRepository, StaffRepository
-from drivetrain.web.templating import ConsoleSubject, render
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50

@@ -7,11 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.subject import AuthSubject
+from drivetrain.kit.clock import CHINA_TZ
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.org.repository import StaffRepository
 from drivetrain.quality.models import AlertStatus, DefectAlert
@@ -32,7 +32,6 @@ from drivetrain.quality.schemas import (
 from drivetrain.quality.service import DEFAULT_THRESHOLDS
 from drivetrain.quality.signals import ClusterKey, Thresholds, signals
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 COMPONENTS = frozenset(c.value for c in PRODUCT_COMPONENTS)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from drivetrain.jobs import registry
 from drivetrain.jobs.periodic import Periodic
 from drivetrain.quality.service import refresh_alerts
 
@@ -21,4 +22,4 @@ def alert_refresh(every: timedelta = REFRESH_EVERY) -> Periodic:
     return Periodic(_refresh, every, "refreshing defect alerts")
 
 
-sweep_defect_alerts = alert_refresh()
+sweep_defect_alerts = registry.sweeper(alert_refresh())

@@ -13,18 +13,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import SessionDep, check_csrf
+from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
 from drivetrain.auth.roles import Permission, Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
+from drivetrain.kit.i18n import locale_of, translator
 from drivetrain.kit.validators import Text
 from drivetrain.quality import presenters, service
 from drivetrain.quality.api import MAX_DAYS
 from drivetrain.quality.models import DefectAlert
 from drivetrain.quality.repository import QualityRepository
 from drivetrain.quality.schemas import AlertNote, ClusterList, ComponentList, TrendRead
-from drivetrain.web.templating import ConsoleSubject, locale_of, render, translator
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 DAY_CHOICES = (7, 14, 30, 90)

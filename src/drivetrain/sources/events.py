@@ -12,17 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from drivetrain.customers.models import TimelineEvent
+from drivetrain.kit.clock import CHINA_TZ
 from drivetrain.kit.ids import new_id
 from drivetrain.sources.mapping import event_day, event_kind
 from drivetrain.sources.models import Source, SourceRecord
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 CHUNK = 2000
 MAX_SUMMARY_LENGTH = 300
 EVENT_LABELS = {

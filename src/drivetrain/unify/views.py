@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from drivetrain.auth.deps import SessionDep, check_csrf
+from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
 from drivetrain.auth.roles import Permission
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.kit.pagination import page_of
@@ -18,7 +18,7 @@ from drivetrain.unify.models import ReviewStatus
 from drivetrain.unify.repository import ResolutionRepository
 from drivetrain.unify.schemas import MergeWrite, UnmergeWrite
 from drivetrain.web.forms import validated
-from drivetrain.web.templating import ConsoleSubject, render
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivetrain.config import get_settings
+from drivetrain.jobs import registry
 
 API_VERSION = "2017-05-25"
 MAX_VARIABLE_LENGTH = 35
@@ -130,6 +131,7 @@ def use_client(new_client: SmsClient) -> None:
     _client = new_client
 
 
+@registry.deliverer("sms.send")
 def deliver_sms(payload: dict[str, Any]) -> None:
     """Outbox deliverer for topic ``sms.send``: ``{"to": "+86…", "template": "SMS_…", "params": {…}}``.
 

@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from drivetrain.jobs import registry
+
 SEND_PATH = "/cgi-bin/message/send"
 MAX_TEXT_BYTES = 2048  # WeCom truncates text messages beyond this
 
@@ -81,6 +83,7 @@ def use_client(new_client: WeComClient) -> None:
     _client = new_client
 
 
+@registry.deliverer("wecom.app_message")
 def deliver_app_message(payload: dict[str, Any]) -> None:
     """Outbox deliverer for topic ``wecom.app_message``: ``{"to": [userid…], "text": "…"}``."""
     client().send_text(to_userids=list(payload["to"]), content=str(payload["text"]))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivetrain.integrations.wecom.client import MAX_TEXT_BYTES, check_response
+from drivetrain.jobs import registry
 
 SEND_PATH = "/cgi-bin/externalcontact/add_msg_template"
 
@@ -73,6 +74,7 @@ def use_client(new_client: WeComCustomerClient) -> None:
     _client = new_client
 
 
+@registry.deliverer("wecom.customer_message")
 def deliver_customer_message(payload: dict[str, Any]) -> None:
     """Outbox deliverer for topic ``wecom.customer_message``:
     ``{"sender": userid, "to": [external_userid…], "text": "…"}``."""

@@ -10,22 +10,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import SessionDep, check_csrf
+from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
 from drivetrain.auth.roles import Permission, Role
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.cases import reports, service
+from drivetrain.cases import service
 from drivetrain.cases.approvals import service as approvals
 from drivetrain.cases.approvals.authority import to_cents, to_yuan
 from drivetrain.cases.approvals.repository import ApprovalRepository
 from drivetrain.cases.approvals.schemas import AuthorityUpdate
 from drivetrain.cases.models import ApprovalKind, Priority
-from drivetrain.cases.reports import GroupBy
-from drivetrain.cases.reports_api import period
+from drivetrain.cases.reports import service as reports
+from drivetrain.cases.reports.api import period
+from drivetrain.cases.reports.service import GroupBy
 from drivetrain.cases.repository import CaseRepository
 from drivetrain.cases.schemas import SlaPolicyRead, SlaPolicyUpdate
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.web.forms import field_errors
-from drivetrain.web.templating import ConsoleSubject, render
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 CsrfField = Annotated[str, Form(max_length=100)]

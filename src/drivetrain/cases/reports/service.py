@@ -22,7 +22,7 @@ from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.models import Case, CaseStatus, CaseSurvey
 from drivetrain.cases.repository import CaseRepository
 from drivetrain.kit import clock
-from drivetrain.leads.reports import percent, period_bounds
+from drivetrain.kit.periods import percent, period_bounds
 from drivetrain.org.models import Dealer
 from drivetrain.org.repository import StaffRepository
 

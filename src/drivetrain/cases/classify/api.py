@@ -9,8 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.cases import corrections
-from drivetrain.cases.classify import Category
+from drivetrain.cases.classify import Category, corrections
 from drivetrain.cases.repository import CaseRepository
 
 router = APIRouter(tags=["cases"])

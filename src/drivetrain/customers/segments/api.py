@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission, Scope
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.customers import segments_tasks, tags, tiers
 from drivetrain.customers.models import Customer
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.customers.schemas import TagsIn
-from drivetrain.customers.tags import Rule
-from drivetrain.customers.tiers import TierBins, ValueTierRead
+from drivetrain.customers.segments import tags, tiers
+from drivetrain.customers.segments import tasks as segments_tasks
+from drivetrain.customers.segments.tags import Rule
+from drivetrain.customers.segments.tiers import TierBins, ValueTierRead
 from drivetrain.kit.errors import Forbidden
 
 router = APIRouter(tags=["segments"])

@@ -10,11 +10,13 @@ from pydantic import BaseModel
 
 from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission
+from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.importing import ImportReport, read_csv
 from drivetrain.kit.periods import report_days
-from drivetrain.leads import importing, reports
-from drivetrain.leads.reports import ChannelReport, FirstContactReport
+from drivetrain.leads import importing
+from drivetrain.leads.reports import service as reports
+from drivetrain.leads.reports.service import ChannelReport, FirstContactReport
 
 router = APIRouter(tags=["reports"])
 
@@ -45,7 +47,7 @@ class ImportResult(BaseModel):
 
 
 def period(start: date | None, end: date | None) -> tuple[date, date]:
-    return report_days(start, end, today=reports.today(), names=("start", "end"))
+    return report_days(start, end, today=clock.today_in_china(), names=("start", "end"))
 
 
 def _csv_records(body: bytes) -> list[dict[str, Any]]:

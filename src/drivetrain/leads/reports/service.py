@@ -11,9 +11,8 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
@@ -22,12 +21,12 @@ from sqlalchemy.orm import Session
 from drivetrain.auth.roles import Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit import clock
+from drivetrain.kit.periods import percent, period_bounds
 from drivetrain.leads.models import ChannelSpend, Lead, LeadHistory, Stage
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.org.models import Dealer
 from drivetrain.org.repository import DealerRepository
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 TEST_DRIVE_REACHED = frozenset({Stage.TEST_DRIVE_DONE.value, Stage.ORDERED.value, Stage.WON.value})
 """Funnel counting: a lead that reached an order went past the test-drive step too."""
 ORDER_REACHED = frozenset({Stage.ORDERED.value, Stage.WON.value})
@@ -114,10 +113,6 @@ def median_seconds(leads: list[LeadFacts]) -> float | None:
     return round(statistics.median(seconds), 1) if seconds else None
 
 
-def percent(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
-
-
 def per(amount: Decimal | None, count: int) -> Decimal | None:
     if amount is None or count == 0:
         return None
@@ -182,19 +177,6 @@ def dealer_rows(
 
 
 # ---------------------------------------------------------------- queries
-
-
-def today() -> date:
-    """Today in China time."""
-    return clock.now().astimezone(CHINA_TZ).date()
-
-
-def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """``[start 00:00, the day after end 00:00)`` in China time."""
-    return (
-        datetime.combine(start, time(), CHINA_TZ),
-        datetime.combine(end + timedelta(days=1), time(), CHINA_TZ),
-    )
 
 
 def sees_costs(subject: AuthSubject) -> bool:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import (
@@ -35,12 +34,12 @@ from drivetrain.auth import audit
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import Customer, CustomerTag, Tag, TimelineEvent, Vehicle
-from drivetrain.customers.segment_models import RuleTag
+from drivetrain.customers.segments.models import RuleTag
 from drivetrain.db import UTCDateTime
+from drivetrain.kit.clock import CHINA_TZ
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.org.models import Series
 
-CHINA = ZoneInfo("Asia/Shanghai")
 """Days (expiry, warranty end) are counted in China's calendar."""
 
 SERVICE_VISIT = "service_visit"
@@ -119,11 +118,11 @@ class Moment:
 
     @property
     def today(self) -> date:
-        return self.now.astimezone(CHINA).date()
+        return self.now.astimezone(CHINA_TZ).date()
 
 
 def local_day(at: datetime) -> date:
-    return at.astimezone(CHINA).date()
+    return at.astimezone(CHINA_TZ).date()
 
 
 def years_before(day: date, years: int) -> date:

@@ -24,7 +24,7 @@ from drivetrain.auth import audit
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import Customer, TimelineEvent
-from drivetrain.customers.segment_models import CustomerValue, SegmentSetting
+from drivetrain.customers.segments.models import CustomerValue, SegmentSetting
 from drivetrain.db import UTCDateTime
 
 ACTIVITY_KINDS = ("purchase", "service_visit")

@@ -9,17 +9,17 @@ from fastapi import APIRouter, Query
 
 from drivetrain.auth.deps import SessionDep, SubjectDep
 from drivetrain.auth.roles import Permission
-from drivetrain.cases import reports
-from drivetrain.cases.reports import CaseSlaReport, GroupBy
+from drivetrain.cases.reports import service as reports
+from drivetrain.cases.reports.service import CaseSlaReport, GroupBy
+from drivetrain.kit import clock
 from drivetrain.kit.periods import report_days
-from drivetrain.leads import reports as lead_reports
 
 router = APIRouter(tags=["reports"])
 Day = Annotated[date | None, Query(description="YYYY-MM-DD, China time")]
 
 
 def period(since: date | None, until: date | None) -> tuple[date, date]:
-    return report_days(since, until, today=lead_reports.today(), names=("since", "until"))
+    return report_days(since, until, today=clock.today_in_china(), names=("since", "until"))
 
 
 @router.get(

@@ -42,8 +42,9 @@ from drivetrain.customers.models import (
     TimelineEvent,
     Vehicle,
 )
-from drivetrain.customers.segments_tasks import recompute as recompute_segments
+from drivetrain.customers.segments.tasks import recompute as recompute_segments
 from drivetrain.db import Database, unit_of_work
+from drivetrain.demo.sources import seed_source_records
 from drivetrain.jobs.models import OutboxMessage
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import clock
@@ -57,7 +58,6 @@ from drivetrain.leads.schemas import LeadCreate, StageChange
 from drivetrain.org.catalog import BRAND_WMI, ensure_catalog
 from drivetrain.org.importer import import_dealers
 from drivetrain.org.models import Dealer, DealerGroup, Region, Series
-from drivetrain.sources.demo import seed_source_records
 from drivetrain.unify.config import ResolveConfig
 from drivetrain.unify.models import ResolutionRun
 from drivetrain.unify.service import run_resolution

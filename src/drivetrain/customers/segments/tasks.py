@@ -36,9 +36,10 @@ from sqlalchemy import CompoundSelect, Select, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from drivetrain.customers import tags, tiers
 from drivetrain.customers.models import Customer, Ownership, TimelineEvent, Vehicle
-from drivetrain.customers.segment_models import SegmentCandidate, SegmentRun
+from drivetrain.customers.segments import tags, tiers
+from drivetrain.customers.segments.models import SegmentCandidate, SegmentRun
+from drivetrain.jobs import registry
 from drivetrain.jobs.periodic import Periodic
 from drivetrain.kit import clock
 from drivetrain.kit.ids import new_id
@@ -333,4 +334,4 @@ def segment_refresh(every: timedelta = REFRESH_EVERY) -> Periodic:
     return Periodic(_recompute, every, "recomputing tags and tiers")
 
 
-sweep_segments = segment_refresh()
+sweep_segments = registry.sweeper(segment_refresh())

@@ -12,20 +12,21 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import SessionDep, check_csrf
+from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.customers import segments_tasks, tags, tiers
 from drivetrain.customers.models import Customer
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.customers.schemas import TagsIn
-from drivetrain.customers.segments_api import require_hq, rule_reads
-from drivetrain.customers.tags import Rule
-from drivetrain.customers.tiers import TIER_LABELS, Tier, TierBins
+from drivetrain.customers.segments import tags, tiers
+from drivetrain.customers.segments import tasks as segments_tasks
+from drivetrain.customers.segments.api import require_hq, rule_reads
+from drivetrain.customers.segments.tags import Rule
+from drivetrain.customers.segments.tiers import TIER_LABELS, Tier, TierBins
 from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.web.forms import field_errors, is_htmx
-from drivetrain.web.templating import ConsoleSubject, render
+from drivetrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 CsrfField = Annotated[str, Form(max_length=100)]
