@@ -24,6 +24,7 @@ from drivetrain.leads import service as lead_service
 from drivetrain.leads.capture import capture as capture_lead
 from drivetrain.leads.models import Channel, FollowUpTask, Lead
 from drivetrain.leads.schemas import LeadCreate
+from drivetrain.org import staff
 from drivetrain.org.catalog import ensure_catalog
 from drivetrain.org.models import DEFAULT_WORKING_HOURS, Dealer, DealerGroup, Oem, Region
 
@@ -128,10 +129,10 @@ def _network(session: Session) -> dict[str, Dealer]:
 def build_world(session: Session) -> World:
     world = World(dealers=_network(session))
     for username, (role, dealer, region, grouped) in STAFF.items():
-        anchor = auth_service.Anchor(
+        anchor = staff.Anchor(
             dealer_code=dealer, region_name=region, group_name="浙江测试汽车集团" if grouped else None
         )
-        world.users[username] = auth_service.create_user(
+        world.users[username] = staff.create_staff(
             session, SYSTEM, username=username, password=PASSWORD, role=role, anchor=anchor
         )
         world.users[username].wecom_userid = username

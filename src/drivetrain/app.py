@@ -22,6 +22,7 @@ from drivetrain import (
 from drivetrain.auth import api as auth_api
 from drivetrain.auth import views as auth_views
 from drivetrain.auth.deps import LoginRequired
+from drivetrain.auth.events import api as events_api
 from drivetrain.cases import api as cases_api
 from drivetrain.cases import public as cases_public
 from drivetrain.cases import views as cases_views
@@ -37,7 +38,6 @@ from drivetrain.customers import views as customers_views
 from drivetrain.customers.segments import api as customer_segments_api
 from drivetrain.customers.segments import views as customer_segments_views
 from drivetrain.db import database
-from drivetrain.jobs import api as jobs_api
 from drivetrain.jobs.worker import Worker
 from drivetrain.kit import names, problems
 from drivetrain.kit.errors import DomainError, Unauthorized
@@ -92,7 +92,7 @@ def _api_router() -> APIRouter:
         org_api,
         leads_api,
         leads_reports_api,
-        jobs_api,
+        events_api,
         cases_api,
         approvals_api,
         case_reports_api,

@@ -28,7 +28,6 @@ from drivetrain import migrate as migrations
 from drivetrain import tasks  # noqa: F401 - registers every worker job
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.models import User
-from drivetrain.auth.repository import TokenRepository
 from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.cases.cli import classify_app
@@ -38,7 +37,9 @@ from drivetrain.kit.errors import DomainError
 from drivetrain.kit.importing import ImportReport, read_records
 from drivetrain.kit.pagination import MAX_LIMIT, page_of
 from drivetrain.leads import importing as lead_imports
+from drivetrain.org import staff
 from drivetrain.org.importer import import_dealers
+from drivetrain.org.repository import TokenRepository
 from drivetrain.sources.cli import SOURCE_COMMAND, SourceImportGroup, import_source_command, sources_app
 from drivetrain.unify.cli import unify_app
 from drivetrain.unify.resolve_command import resolve_command
@@ -283,10 +284,10 @@ def create_user(
     name: Annotated[str | None, typer.Option(help="Display name")] = None,
 ) -> None:
     """Create a staff account."""
-    anchor = auth_service.Anchor(dealer_code=dealer, region_name=region, group_name=group)
+    anchor = staff.Anchor(dealer_code=dealer, region_name=region, group_name=group)
     try:
         with unit_of_work() as session:
-            user = auth_service.create_user(
+            user = staff.create_staff(
                 session,
                 SYSTEM,
                 username=username,
@@ -342,10 +343,9 @@ def list_tokens(
 def revoke_token(token_id: Annotated[str, typer.Argument(help="The token's id (see `token list`)")]) -> None:
     """Revoke a token; servers stop accepting it within a few seconds."""
     with unit_of_work() as session:
-        found = TokenRepository(session).get(SYSTEM, token_id)
-        if found is None:
+        token = TokenRepository(session).by_id(token_id)
+        if token is None:
             raise _fail(f"no token {token_id}")
-        token = found[0]
         owner = session.get(User, token.user_id)
         assert owner is not None
         changed = auth_service.revoke_token(session, SYSTEM, token, owner=owner)

@@ -12,9 +12,9 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from drivetrain.auth.events import api as events_api
 from drivetrain.db import Database, bulk_rows
 from drivetrain.integrations.wecom.client import FakeWeCom, WeComError, text_message_body
-from drivetrain.jobs import api as jobs_api
 from drivetrain.jobs import events, outbox
 from drivetrain.jobs.broker import Broker
 from drivetrain.jobs.models import OutboxMessage
@@ -109,14 +109,14 @@ def test_a_burst_bigger_than_a_page_streams_without_waiting_for_a_wake_up(
     a page that comes back full is followed by the next read at once (the poll is an hour here)."""
     me = world.users["sc_a1"].id
     start = events.latest_event_id(session, me)
-    count = jobs_api.READ_PAGE * 5 // 2
+    count = events_api.READ_PAGE * 5 // 2
     for n in range(count):
         events.publish(session, "lead.assigned", recipients=[me], payload={"n": n})
     session.commit()
-    monkeypatch.setattr(jobs_api, "POLL_SECONDS", 3600.0)
+    monkeypatch.setattr(events_api, "POLL_SECONDS", 3600.0)
 
     async def receive() -> list[int]:
-        stream = jobs_api._stream(_StaysConnected(), me, start)  # type: ignore[arg-type]
+        stream = events_api._stream(_StaysConnected(), me, start)  # type: ignore[arg-type]
         received: list[int] = []
         async for message in stream:
             if message.event == "lead.assigned":

@@ -8,13 +8,12 @@ from fastapi import APIRouter, Query, Response
 
 from drivetrain.auth import service
 from drivetrain.auth.deps import SessionDep, SubjectDep, forget_token
-from drivetrain.auth.models import User
-from drivetrain.auth.repository import AuditRepository, TokenRepository
+from drivetrain.auth.repository import UserRepository
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.schemas import AuditEntryRead, MeRead, TokenRead
-from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
 from drivetrain.kit.validators import Text
+from drivetrain.org.repository import AuditRepository, TokenRepository
 
 router = APIRouter(tags=["auth"])
 
@@ -96,11 +95,8 @@ def list_tokens(
     summary="Revoke a token at once; revoking it again changes nothing",
 )
 def revoke_token(token_id: str, subject: SubjectDep, session: SessionDep) -> Response:
-    found = TokenRepository(session).get(subject, token_id)
-    if found is None:
-        raise NotFound("no such token")
-    token = found[0]
-    owner = session.get(User, token.user_id)
+    token = TokenRepository(session).get_readable(subject, token_id)
+    owner = UserRepository(session).by_id(token.user_id)
     assert owner is not None  # the token row references it
     service.revoke_token(session, subject, token, owner=owner)
     forget_token(token.token_hash)

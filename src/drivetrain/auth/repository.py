@@ -1,76 +1,54 @@
-"""Audit entries and API tokens, read through the subject's scope (HQ-level rows for HQ only)."""
+"""Accounts, console sessions and API tokens by their credentials. Reads through a subject's data
+scope (the audit log, the tokens of the staff someone manages) are org's: scope needs the dealers."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from drivetrain.auth.models import ApiToken, AuditEntry, User
-from drivetrain.auth.roles import Permission
-from drivetrain.auth.scope import dealer_condition, scoped
-from drivetrain.auth.subject import AuthSubject
-from drivetrain.kit.pagination import keyset
+from drivetrain.auth.models import ApiToken, ConsoleSession, User
+from drivetrain.kit.repository import Repository
 
 
-class AuditRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class UserRepository(Repository[User]):
+    model = User
+    missing = "no such user"
 
-    def readable(self, subject: AuthSubject) -> Select[AuditEntry]:
-        return scoped(
-            select(AuditEntry), subject, dealer_col=AuditEntry.dealer_id, owner_col=AuditEntry.actor_id
-        )
+    def with_username(self, username: str) -> User | None:
+        return self.session.scalar(select(User).where(User.username == username))
 
-    def search(
-        self, subject: AuthSubject, *, entity_id: str | None, cursor: str | None, limit: int
-    ) -> list[tuple[AuditEntry, str | None]]:
-        stmt = (
-            self.readable(subject).add_columns(User.username).outerjoin(User, User.id == AuditEntry.actor_id)
-        )
-        if entity_id:
-            stmt = stmt.where(AuditEntry.entity_id == entity_id)
-        return [
-            (entry, username)
-            for entry, username in self.session.execute(
-                keyset(stmt, AuditEntry.id, cursor=cursor, limit=limit)
-            )
-        ]
+    def active_with_username(self, username: str) -> User | None:
+        return self.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+
+    def username_taken(self, username: str) -> bool:
+        return self.session.scalar(select(User.id).where(User.username == username)) is not None
 
 
-class TokenRepository:
-    """API tokens: everyone sees their own; whoever manages staff also sees the tokens of the
-    accounts in their scope (a store manager those of their store, HQ every one)."""
+class ConsoleSessionRepository(Repository[ConsoleSession]):
+    model = ConsoleSession
+    missing = "no such session"
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def with_hash(self, token_hash: str) -> ConsoleSession | None:
+        return self.session.scalar(select(ConsoleSession).where(ConsoleSession.token_hash == token_hash))
 
-    def readable(self, subject: AuthSubject) -> Select[ApiToken]:
-        """Tokens joined to their account (whose username callers add as a column)."""
-        stmt = select(ApiToken).join(User, User.id == ApiToken.user_id)
-        own = ApiToken.user_id == subject.user_id
-        if not subject.can(Permission.STAFF_MANAGE):
-            return stmt.where(own)
-        managed = dealer_condition(subject, User.dealer_id)
-        return stmt if managed is None else stmt.where(or_(own, managed))
-
-    def get(self, subject: AuthSubject, token_id: str) -> tuple[ApiToken, str] | None:
-        stmt = self.readable(subject).add_columns(User.username).where(ApiToken.id == token_id)
-        row = self.session.execute(stmt).first()
+    def signed_in(self, token_hash: str) -> tuple[ConsoleSession, User] | None:
+        """The session with this cookie hash and its account, while the account is active."""
+        row = self.session.execute(
+            select(ConsoleSession, User)
+            .join(User, User.id == ConsoleSession.user_id)
+            .where(ConsoleSession.token_hash == token_hash, User.active.is_(True))
+        ).first()
         return (row[0], row[1]) if row else None
 
-    def search(
-        self,
-        subject: AuthSubject,
-        *,
-        username: str | None,
-        include_revoked: bool,
-        cursor: str | None,
-        limit: int,
-    ) -> list[tuple[ApiToken, str]]:
-        stmt = self.readable(subject).add_columns(User.username)
-        if username:
-            stmt = stmt.where(User.username == username)
-        if not include_revoked:
-            stmt = stmt.where(ApiToken.revoked_at.is_(None))
-        rows = self.session.execute(keyset(stmt, ApiToken.id, cursor=cursor, limit=limit))
-        return [(token, name) for token, name in rows]
+
+class ApiTokenRepository(Repository[ApiToken]):
+    model = ApiToken
+    missing = "no such token"
+
+    def live(self, token_hash: str) -> tuple[ApiToken, User] | None:
+        """The unrevoked token with this hash and its account, while the account is active."""
+        row = self.session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None), User.active.is_(True))
+        ).first()
+        return (row[0], row[1]) if row else None

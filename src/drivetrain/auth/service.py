@@ -5,22 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
 from pwdlib import PasswordHash
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
 from drivetrain.auth.models import ApiToken, ConsoleSession, User
+from drivetrain.auth.repository import ApiTokenRepository, ConsoleSessionRepository, UserRepository
 from drivetrain.auth.roles import ANCHOR_FOR_SCOPE, ROLE_PERMISSIONS, ROLE_SCOPE, Role
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.config import get_settings
 from drivetrain.kit import clock
 from drivetrain.kit.errors import Conflict, InvalidInput, Unauthorized
-from drivetrain.org.models import Dealer, DealerGroup, Region
 
 _passwords = PasswordHash.recommended()
 TOKEN_PREFIX = "dt_"
@@ -61,33 +59,12 @@ def subject_for(user: User, *, via: str, token_id: str | None = None) -> AuthSub
     )
 
 
-@dataclass(frozen=True)
-class Anchor:
-    """The organisation unit a new account belongs to, by its public name or code."""
-
-    dealer_code: str | None = None
-    region_name: str | None = None
-    group_name: str | None = None
-
-
-def _resolve_anchor(session: Session, role: Role, anchor: Anchor) -> dict[str, str | None]:
+def _anchor_ids(
+    role: Role, *, dealer_id: str | None, region_id: str | None, group_id: str | None
+) -> dict[str, str | None]:
+    """The account's organisation unit; a role scoped to a region, group or dealer must have one."""
+    ids = {"dealer_id": dealer_id, "region_id": region_id, "group_id": group_id}
     needed = ANCHOR_FOR_SCOPE[ROLE_SCOPE[role]]
-    ids: dict[str, str | None] = {"dealer_id": None, "region_id": None, "group_id": None}
-    if anchor.dealer_code:
-        dealer = session.scalar(select(Dealer).where(Dealer.code == anchor.dealer_code))
-        if dealer is None:
-            raise InvalidInput("dealer", f"no dealer with code {anchor.dealer_code}")
-        ids.update(dealer_id=dealer.id, region_id=dealer.region_id, group_id=dealer.group_id)
-    if anchor.region_name:
-        region_id = session.scalar(select(Region.id).where(Region.name == anchor.region_name))
-        if region_id is None:
-            raise InvalidInput("region", f"no region named {anchor.region_name}")
-        ids["region_id"] = region_id
-    if anchor.group_name:
-        group_id = session.scalar(select(DealerGroup.id).where(DealerGroup.name == anchor.group_name))
-        if group_id is None:
-            raise InvalidInput("group", f"no dealer group named {anchor.group_name}")
-        ids["group_id"] = group_id
     if needed and ids[f"{needed}_id"] is None:
         raise InvalidInput(needed, f"role {role.value} must belong to a {needed}")
     return ids
@@ -101,14 +78,17 @@ def create_user(
     password: str | None,
     role: Role,
     display_name: str | None = None,
-    anchor: Anchor = Anchor(),
+    dealer_id: str | None = None,
+    region_id: str | None = None,
+    group_id: str | None = None,
     manager_id: str | None = None,
     title: str | None = None,
 ) -> User:
     username = username.strip()
     if not username:
         raise InvalidInput("username", "must not be empty")
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
+    users = UserRepository(session)
+    if users.username_taken(username):
         raise Conflict(f"username {username} is taken")
     user = User(
         username=username,
@@ -117,9 +97,9 @@ def create_user(
         role=role.value,
         manager_id=manager_id,
         title=title,
-        **_resolve_anchor(session, role, anchor),
+        **_anchor_ids(role, dealer_id=dealer_id, region_id=region_id, group_id=group_id),
     )
-    session.add(user)
+    users.add(user)
     session.flush()
     audit.record(
         session,
@@ -134,7 +114,7 @@ def create_user(
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.username == username.strip(), User.active.is_(True)))
+    user = UserRepository(session).active_with_username(username.strip())
     hashed = user.password_hash if user and user.password_hash else _dummy_hash()
     valid = _passwords.verify(password, hashed)
     if user is None or not user.password_hash or not valid:
@@ -156,18 +136,14 @@ def open_console_session(session: Session, user: User) -> tuple[str, ConsoleSess
 
 
 def console_session(session: Session, cookie: str) -> tuple[ConsoleSession, User] | None:
-    row = session.execute(
-        select(ConsoleSession, User)
-        .join(User, User.id == ConsoleSession.user_id)
-        .where(ConsoleSession.token_hash == keyed_hash(cookie), User.active.is_(True))
-    ).first()
-    if row is None or row[0].expires_at <= clock.now():
+    found = ConsoleSessionRepository(session).signed_in(keyed_hash(cookie))
+    if found is None or found[0].expires_at <= clock.now():
         return None
-    return row[0], row[1]
+    return found
 
 
 def close_console_session(session: Session, cookie: str) -> None:
-    row = session.scalar(select(ConsoleSession).where(ConsoleSession.token_hash == keyed_hash(cookie)))
+    row = ConsoleSessionRepository(session).with_hash(keyed_hash(cookie))
     if row is not None:
         session.delete(row)
 
@@ -211,11 +187,8 @@ def revoke_token(session: Session, actor: AuthSubject, token: ApiToken, *, owner
 def subject_for_token(session: Session, plain: str) -> AuthSubject | None:
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    row = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == keyed_hash(plain), ApiToken.revoked_at.is_(None), User.active.is_(True))
-    ).first()
-    if row is None:
+    found = ApiTokenRepository(session).live(keyed_hash(plain))
+    if found is None:
         return None
-    return subject_for(row[1], via="api", token_id=row[0].id)
+    token, user = found
+    return subject_for(user, via="api", token_id=token.id)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role, Scope
-from drivetrain.auth.scope import scoped
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.ladder import StaffMember
 from drivetrain.cases.models import DEFAULT_POLICIES, Case, CaseHistory, CaseStatus, Priority, SlaPolicy
@@ -20,6 +19,7 @@ from drivetrain.customers.models import Customer
 from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
 from drivetrain.org.models import Dealer
+from drivetrain.org.repository import scoped
 
 LADDER_ROLES = (Role.SERVICE_ADVISOR, Role.STORE_MANAGER)
 HQ_LADDER_ROLES = (Role.HQ_OPS, Role.EXECUTIVE)

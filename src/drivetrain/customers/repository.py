@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from drivetrain.auth.scope import scoped
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import (
     Consent,
@@ -29,6 +28,7 @@ from drivetrain.kit.ids import is_id
 from drivetrain.kit.pagination import keyset
 from drivetrain.kit.repository import Repository
 from drivetrain.org.models import Dealer, Series
+from drivetrain.org.repository import scoped
 from drivetrain.sources.models import Source, SourceRecord
 
 TIMELINE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

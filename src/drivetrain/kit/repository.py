@@ -1,7 +1,7 @@
 """The base every domain repository inherits: one access-aware statement per model, a get that answers
 404 outside it, and batch writers.
 
-``readable(subject)`` is where a repository applies data scope (``auth.scope.scoped``); every read for
+``readable(subject)`` is where a repository applies data scope (``org.repository.scoped``); every read for
 a subject starts from it, so scope is written once per model. A row outside it reads as missing, for
 reads and writes alike, so existence does not leak across dealers.
 """

@@ -9,7 +9,6 @@ from sqlalchemy import Select, func, select
 
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
-from drivetrain.auth.scope import scoped
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
@@ -24,6 +23,7 @@ from drivetrain.leads.models import (
     LeadSettings,
     LeadTouch,
 )
+from drivetrain.org.repository import scoped
 
 
 @dataclass(frozen=True)

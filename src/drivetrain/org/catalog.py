@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.org.models import Brand, CarModel, Oem, Series
+from drivetrain.org.repository import CatalogRepository
 
 OEM_NAME = "长安福特"
 BRAND_NAME = "福特"
@@ -30,17 +30,18 @@ SERIES: list[tuple[str, str, str, list[str]]] = [
 
 def ensure_catalog(session: Session, *, model_year: int = 2026) -> Brand:
     """Create the OEM, its brand and series if missing; safe to run again."""
-    oem = session.scalar(select(Oem).where(Oem.name == OEM_NAME))
+    catalog = CatalogRepository(session)
+    oem = catalog.oem_named(OEM_NAME)
     if oem is None:
         oem = Oem(name=OEM_NAME)
         session.add(oem)
         session.flush()
-    brand = session.scalar(select(Brand).where(Brand.name == BRAND_NAME))
+    brand = catalog.brand_named(BRAND_NAME)
     if brand is None:
         brand = Brand(oem_id=oem.id, name=BRAND_NAME, vin_wmi=BRAND_WMI)
         session.add(brand)
         session.flush()
-    existing = set(session.scalars(select(Series.name).where(Series.brand_id == brand.id)))
+    existing = catalog.series_names(brand.id)
     for name, name_en, powertrain, models in SERIES:
         if name in existing:
             continue

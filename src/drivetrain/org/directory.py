@@ -7,12 +7,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from drivetrain.kit.calendar import WorkingHours
 from drivetrain.kit.geo import nearest
-from drivetrain.org.models import Dealer
+from drivetrain.org.repository import DealerRepository
 
 TTL_SECONDS = 60.0
 
@@ -45,9 +44,7 @@ class Nearby:
 
 
 def _load(session: Session) -> dict[str, DirectoryDealer]:
-    dealers = session.scalars(
-        select(Dealer).options(selectinload(Dealer.region), selectinload(Dealer.brands))
-    )
+    dealers = DealerRepository(session).network()
     return {
         d.id: DirectoryDealer(
             dealer_id=d.id,

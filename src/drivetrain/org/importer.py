@@ -6,15 +6,15 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit.address import parse_addresses
 from drivetrain.kit.importing import ImportReport
 from drivetrain.org.catalog import ensure_catalog
-from drivetrain.org.models import DEFAULT_WORKING_HOURS, Dealer, Oem, Region
+from drivetrain.org.models import DEFAULT_WORKING_HOURS, Dealer, Region
+from drivetrain.org.repository import CatalogRepository, DealerRepository, RegionRepository
 
 DEALER_CODE = re.compile(r"^[A-Z0-9]{3,20}$")
 # Mainland China, generously: anything outside is a swapped or broken coordinate.
@@ -86,8 +86,8 @@ def validate_rows(records: list[dict[str, Any]], report: ImportReport) -> list[D
 
 
 def _regions(session: Session, names: set[str]) -> dict[str, Region]:
-    oem_id = session.scalar(select(Oem.id))
-    regions = {r.name: r for r in session.scalars(select(Region))}
+    oem_id = CatalogRepository(session).any_oem_id()
+    regions = RegionRepository(session).by_name()
     for name in sorted(names - regions.keys()):
         regions[name] = Region(oem_id=oem_id, name=name)
         session.add(regions[name])
@@ -118,7 +118,7 @@ def import_dealers(session: Session, actor: AuthSubject, records: list[dict[str,
     rows = validate_rows(records, report)
     brand = ensure_catalog(session)
     regions = _regions(session, {row.region for row in rows})
-    existing = {d.code: d for d in session.scalars(select(Dealer).options(selectinload(Dealer.brands)))}
+    existing = DealerRepository(session).by_code_with_brands()
     # The file's own province/city lead, so short addresses ("宜兴市…") resolve to the right place.
     parsed = parse_addresses([f"{r.province or ''}{r.city or ''}{r.address}" for r in rows])
     for row, place in zip(rows, parsed, strict=True):

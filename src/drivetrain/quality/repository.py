@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, case, false, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import User
-from drivetrain.auth.roles import Role, Scope
+from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.classify import Category
 from drivetrain.cases.models import Case
@@ -203,7 +203,7 @@ class QualityRepository:
     def readable_alerts(self, subject: AuthSubject) -> Select[DefectAlert]:
         """Alerts count every dealer's cases, so only a subject who sees every case sees them."""
         stmt = select(DefectAlert)
-        return stmt if subject.scope is Scope.ALL else stmt.where(false())
+        return stmt if subject.is_hq else stmt.where(false())
 
     def alerts(self, subject: AuthSubject, *, status: str | None = None) -> list[DefectAlert]:
         """Open first, then acknowledged, then closed; the most recently seen first within each."""

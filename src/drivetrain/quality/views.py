@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
-from drivetrain.auth.roles import Permission, Scope
+from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
@@ -106,7 +106,7 @@ def _render(
     weekly = presenters.trend(
         session, subject, weeks=TREND_WEEKS, series_id=series_id, series_name=chosen.series or None, now=now
     )
-    sees_alerts = subject.scope is Scope.ALL
+    sees_alerts = subject.is_hq
     alerts = (
         presenters.alert_reads(session, QualityRepository(session).alerts(subject)) if sees_alerts else []
     )

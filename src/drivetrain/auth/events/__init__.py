@@ -1,0 +1,1 @@
+"""The signed-in subject's own event stream (``GET /api/v1/events``)."""
