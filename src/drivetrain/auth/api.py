@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from drivetrain.auth import service
-from drivetrain.auth.deps import SessionDep, SubjectDep, forget_token
+from drivetrain.auth.deps import SessionDep, forget_token
+from drivetrain.auth.gates import AuditReader, SignedIn
 from drivetrain.auth.repository import UserRepository
-from drivetrain.auth.roles import Permission
 from drivetrain.auth.schemas import AuditEntryRead, MeRead, TokenRead
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
 from drivetrain.kit.validators import Text
@@ -19,7 +19,7 @@ router = APIRouter(tags=["auth"])
 
 
 @router.get("/me", summary="Who this token or session is")
-def me(subject: SubjectDep) -> MeRead:
+def me(subject: SignedIn) -> MeRead:
     return MeRead(
         username=subject.username,
         display_name=subject.display_name,
@@ -32,13 +32,12 @@ def me(subject: SubjectDep) -> MeRead:
 
 @router.get("/audit", summary="Audit log, newest first")
 def audit_log(
-    subject: SubjectDep,
+    subject: AuditReader,
     session: SessionDep,
     entity_id: Annotated[Text | None, Query(max_length=26)] = None,
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[AuditEntryRead]:
-    subject.require(Permission.AUDIT_READ)
     rows = AuditRepository(session).search(subject, entity_id=entity_id, cursor=cursor, limit=limit)
     items, next_cursor = page_of(rows, limit=limit, id_of=lambda row: row[0].id)
     return Page(
@@ -62,7 +61,7 @@ def audit_log(
 
 @router.get("/tokens", summary="API tokens: your own, and those of the staff you manage")
 def list_tokens(
-    subject: SubjectDep,
+    subject: SignedIn,
     session: SessionDep,
     username: Annotated[Text | None, Query(max_length=60)] = None,
     include_revoked: bool = False,
@@ -94,7 +93,7 @@ def list_tokens(
     status_code=204,
     summary="Revoke a token at once; revoking it again changes nothing",
 )
-def revoke_token(token_id: str, subject: SubjectDep, session: SessionDep) -> Response:
+def revoke_token(token_id: str, subject: SignedIn, session: SessionDep) -> Response:
     token = TokenRepository(session).get_readable(subject, token_id)
     owner = UserRepository(session).by_id(token.user_id)
     assert owner is not None  # the token row references it

@@ -13,11 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from drivetrain.auth import audit, service
 from drivetrain.auth.deps import (
     SESSION_COOKIE,
-    ConsoleSubject,
     SessionDep,
     check_csrf,
     optional_console_subject,
 )
+from drivetrain.auth.gates import ConsoleSignedIn
 from drivetrain.config import get_settings
 from drivetrain.kit.errors import Unauthorized
 from drivetrain.kit.i18n import LANG_COOKIE, LOCALES
@@ -101,7 +101,7 @@ def login(
 @router.post("/logout")
 def logout(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleSignedIn,
     session: SessionDep,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
 from drivetrain.kit.pagination import MAX_LIMIT, Page
 from drivetrain.kit.validators import Text
+from drivetrain.org.auth import DealerReader, StaffReader
 from drivetrain.org.presenters import dealer_detail, dealer_summary
 from drivetrain.org.repository import DealerRepository, StaffRepository
 from drivetrain.org.schemas import DealerRead, DealerSummary, StaffRead
@@ -19,7 +19,7 @@ router = APIRouter(tags=["dealers"])
 
 @router.get("/dealers", summary="The dealers you may see, by code")
 def list_dealers(
-    subject: SubjectDep,
+    subject: DealerReader,
     session: SessionDep,
     q: Annotated[Text | None, Query(max_length=60, description="Name, code or city")] = None,
     region: Annotated[Text | None, Query(max_length=40)] = None,
@@ -29,7 +29,6 @@ def list_dealers(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[DealerSummary]:
-    subject.require(Permission.DEALERS_READ)
     rows = DealerRepository(session).search(
         subject, q=q, region=region, province=province, cursor_code=cursor, limit=limit
     )
@@ -39,14 +38,12 @@ def list_dealers(
 
 
 @router.get("/dealers/{code}", summary="One dealer")
-def get_dealer(code: str, subject: SubjectDep, session: SessionDep) -> DealerRead:
-    subject.require(Permission.DEALERS_READ)
+def get_dealer(code: str, subject: DealerReader, session: SessionDep) -> DealerRead:
     return dealer_detail(DealerRepository(session).by_code(subject, code))
 
 
 @router.get("/dealers/{code}/staff", summary="Active staff of a dealer")
-def dealer_staff(code: str, subject: SubjectDep, session: SessionDep) -> list[StaffRead]:
-    subject.require(Permission.STAFF_READ)
+def dealer_staff(code: str, subject: StaffReader, session: SessionDep) -> list[StaffRead]:
     dealer = DealerRepository(session).by_code(subject, code)
     return [
         StaffRead(

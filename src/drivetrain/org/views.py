@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep
+from drivetrain.auth.deps import SessionDep
 from drivetrain.auth.roles import Permission
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.kit.validators import Text
+from drivetrain.org.auth import ConsoleDealerReader
 from drivetrain.org.presenters import dealer_detail, dealer_summary
 from drivetrain.org.repository import DealerRepository, StaffRepository
 from drivetrain.web.templating import render
@@ -22,12 +23,11 @@ PAGE_SIZE = 50
 @router.get("/dealers")
 def dealer_list(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleDealerReader,
     session: SessionDep,
     q: Annotated[Text, Query(max_length=60)] = "",
     cursor: Annotated[Text | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    subject.require(Permission.DEALERS_READ)
     rows = DealerRepository(session).search(subject, q=q or None, cursor_code=cursor, limit=PAGE_SIZE)
     items = rows[:PAGE_SIZE]
     context = {
@@ -40,8 +40,9 @@ def dealer_list(
 
 
 @router.get("/dealers/{code}")
-def dealer_page(request: Request, code: str, subject: ConsoleSubject, session: SessionDep) -> HTMLResponse:
-    subject.require(Permission.DEALERS_READ)
+def dealer_page(
+    request: Request, code: str, subject: ConsoleDealerReader, session: SessionDep
+) -> HTMLResponse:
     dealer = DealerRepository(session).by_code(subject, code)
     staff = (
         StaffRepository(session).of_dealer(subject, dealer.id) if subject.can(Permission.STAFF_READ) else []

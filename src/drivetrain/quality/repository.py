@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, case, false, func, select, tuple_
-from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
@@ -17,7 +16,7 @@ from drivetrain.cases.classify import Category
 from drivetrain.cases.models import Case
 from drivetrain.cases.repository import CaseRepository
 from drivetrain.customers.models import Vehicle
-from drivetrain.kit.errors import NotFound
+from drivetrain.kit.repository import Repository
 from drivetrain.org.models import Dealer, Series
 from drivetrain.quality.models import AlertStatus, DefectAlert
 from drivetrain.quality.signals import ClusterCount, ClusterKey
@@ -63,9 +62,11 @@ def _cluster_condition(key: ClusterKey) -> ColumnElement[bool]:
     return (Case.series_id == key.series_id) & (Case.category == key.component) & symptom
 
 
-class QualityRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class QualityRepository(Repository[DefectAlert]):
+    """Alerts (its model, HQ-level) and the numbers counted from the subject's cases."""
+
+    model = DefectAlert
+    missing = "no such alert"
 
     # ------------------------------------------------------------ case-derived numbers
 
@@ -200,24 +201,18 @@ class QualityRepository:
 
     # ------------------------------------------------------------ alerts
 
-    def readable_alerts(self, subject: AuthSubject) -> Select[DefectAlert]:
+    def readable(self, subject: AuthSubject) -> Select[DefectAlert]:
         """Alerts count every dealer's cases, so only a subject who sees every case sees them."""
         stmt = select(DefectAlert)
         return stmt if subject.is_hq else stmt.where(false())
 
     def alerts(self, subject: AuthSubject, *, status: str | None = None) -> list[DefectAlert]:
         """Open first, then acknowledged, then closed; the most recently seen first within each."""
-        stmt = self.readable_alerts(subject)
+        stmt = self.readable(subject)
         if status is not None:
             stmt = stmt.where(DefectAlert.status == status)
         found = list(self.session.scalars(stmt.order_by(DefectAlert.last_seen_at.desc(), DefectAlert.id)))
         return sorted(found, key=lambda alert: STATUS_ORDER[AlertStatus(alert.status)])
-
-    def alert(self, subject: AuthSubject, alert_id: str) -> DefectAlert:
-        found = self.session.scalar(self.readable_alerts(subject).where(DefectAlert.id == alert_id))
-        if found is None:
-            raise NotFound("no such alert")
-        return found
 
     def alerts_of(self, keys: Iterable[ClusterKey]) -> dict[ClusterKey, DefectAlert]:
         """The alerts already raised for these clusters (the refresh job's own read: it acts for HQ)."""

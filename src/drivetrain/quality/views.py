@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
+from drivetrain.auth.deps import SessionDep, check_csrf
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit import clock
@@ -22,6 +22,7 @@ from drivetrain.kit.i18n import locale_of, translator
 from drivetrain.kit.validators import Text
 from drivetrain.quality import presenters, service
 from drivetrain.quality.api import MAX_DAYS
+from drivetrain.quality.auth import ConsoleQualityReader, ConsoleQualityTriager
 from drivetrain.quality.models import DefectAlert
 from drivetrain.quality.repository import QualityRepository
 from drivetrain.quality.schemas import AlertNote, ClusterList, ComponentList, TrendRead
@@ -83,7 +84,7 @@ def _selected(
     """The alert or cluster to open, with its cars; None when none was chosen."""
     now = found.until
     if chosen.alert:
-        alert = QualityRepository(session).alert(subject, chosen.alert)
+        alert = QualityRepository(session).get_readable(subject, chosen.alert)
         return {"alert": presenters.alert_detail(session, subject, alert, now=now)}
     if chosen.component and chosen.series:
         key = presenters.cluster_key(session, chosen.series, chosen.component, chosen.symptom or None)
@@ -134,7 +135,7 @@ def _render(
 @router.get("/quality")
 def dashboard(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleQualityReader,
     session: SessionDep,
     days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = service.DEFAULT_THRESHOLDS.window_days,
     series: Annotated[Text, Query(max_length=60)] = "",
@@ -142,7 +143,6 @@ def dashboard(
     component: Annotated[Text, Query(max_length=30)] = "",
     symptom: Annotated[Text, Query(max_length=20)] = "",
 ) -> HTMLResponse:
-    subject.require(Permission.QUALITY_READ)
     chosen = Selection(
         days=days, series=series.strip(), alert=alert.strip(), component=component, symptom=symptom
     )
@@ -161,7 +161,7 @@ def _triage(
     request: Request, session: Session, subject: AuthSubject, alert_id: str, act: Triage, note: str, csrf: str
 ) -> Response:
     """Acknowledge or close from the alert's panel; a missing note comes back next to the form."""
-    alert = QualityRepository(session).alert(subject, alert_id)
+    alert = QualityRepository(session).get_readable(subject, alert_id)
     check_csrf(request, csrf)
     try:
         act(session, subject, alert, note=_note_of(note))
@@ -175,7 +175,7 @@ def _triage(
 def acknowledge(
     request: Request,
     alert_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleQualityTriager,
     session: SessionDep,
     csrf_token: CsrfField = "",
     note: NoteField = "",
@@ -187,7 +187,7 @@ def acknowledge(
 def close(
     request: Request,
     alert_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleQualityTriager,
     session: SessionDep,
     csrf_token: CsrfField = "",
     note: NoteField = "",

@@ -19,7 +19,7 @@ import anyio
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from drivetrain.auth.deps import SubjectDep
+from drivetrain.auth.gates import SignedIn
 from drivetrain.db import database
 from drivetrain.jobs import events
 from drivetrain.jobs.broker import broker
@@ -94,7 +94,7 @@ async def _stream(
 )
 async def stream_events(
     request: Request,
-    subject: SubjectDep,
+    subject: SignedIn,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     after: Annotated[
         int | None, Query(ge=0, description="Same as Last-Event-ID, for clients that cannot set it")
