@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.models import ApiToken, AuditEntry, User
+from drivetrain.auth.models import ApiToken, AuditEntry, IdempotencyRecord, User
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.scope import dealer_condition, scoped
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 
 
 class AuditRepository:
@@ -74,3 +75,32 @@ class TokenRepository:
             stmt = stmt.where(ApiToken.revoked_at.is_(None))
         rows = self.session.execute(keyset(stmt, ApiToken.id, cursor=cursor, limit=limit))
         return [(token, name) for token, name in rows]
+
+
+class IdempotencyRepository(Repository[IdempotencyRecord]):
+    """Keys are the system's own bookkeeping: looked up by their owner, never listed for a subject."""
+
+    model = IdempotencyRecord
+    missing = "no such idempotency key"
+
+    def find(self, user_id: str, operation: str, key: str) -> IdempotencyRecord | None:
+        return self.session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id,
+                IdempotencyRecord.operation == operation,
+                IdempotencyRecord.key == key,
+            )
+        )
+
+    def find_many(
+        self, operation: str, keys: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], IdempotencyRecord]:
+        """By (user id, key). IN per column, which the unique index answers (a row-value IN scans SQLite)."""
+        if not keys:
+            return {}
+        stmt = select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id.in_({user for user, _ in keys}),
+            IdempotencyRecord.operation == operation,
+            IdempotencyRecord.key.in_({key for _, key in keys}),
+        )
+        return {(r.user_id, r.key): r for r in self.session.scalars(stmt) if (r.user_id, r.key) in keys}
