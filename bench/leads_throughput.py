@@ -76,6 +76,7 @@ from drivetrain.jobs.models import OutboxMessage
 from drivetrain.kit import clock
 from drivetrain.kit.address import coordinates_of, parse_address
 from drivetrain.kit.geo import nearest
+from drivetrain.leads import assignment as lead_assignment
 from drivetrain.leads import service as leads_service
 from drivetrain.leads.models import Lead, Stage
 from drivetrain.leads.repository import LeadRepository
@@ -652,11 +653,11 @@ def _set_routing(db: Database, scenario: Scenario, *, load_weight_km: float, oth
         ops = _ops_subject(session)
         previous = LeadRepository(session).settings().load_weight_km
         leads_service.update_settings(session, ops, data=LeadSettingsUpdate(load_weight_km=load_weight_km))
-        leads_service.set_dealer_intake(session, ops, scenario.dealer_id, accepting=True, capacity=None)
+        lead_assignment.set_dealer_intake(session, ops, scenario.dealer_id, accepting=True, capacity=None)
         duty = [(scenario.consultant, True)] + [(name, others_on_duty) for name in scenario.off_duty]
         for username, on_duty in duty:
             user = session.scalars(select(User).where(User.username == username)).one()
-            leads_service.set_duty(session, ops, user, on_duty=on_duty, weight=1.0)
+            lead_assignment.set_duty(session, ops, user, on_duty=on_duty, weight=1.0)
     return previous
 
 

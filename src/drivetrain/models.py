@@ -1,6 +1,5 @@
 """Imports every domain's models so the metadata (Alembic, tests) sees all tables."""
 
-from drivetrain.auth import idempotency
 from drivetrain.auth import models as auth_models
 from drivetrain.cases import models as case_models
 from drivetrain.customers import models as customer_models
@@ -17,7 +16,6 @@ __all__ = [
     "case_models",
     "customer_models",
     "customer_segment_models",
-    "idempotency",
     "job_models",
     "lead_models",
     "org_models",

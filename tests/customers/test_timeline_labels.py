@@ -22,7 +22,7 @@ import pytest
 import drivetrain
 from drivetrain.customers.models import ConsentStatus
 from drivetrain.kit.i18n import LOCALES, catalog
-from drivetrain.leads.service import NEXT_STAGES
+from drivetrain.leads.pipeline import NEXT_STAGES
 from drivetrain.sources.mapping import SOURCE_EVENT_KINDS
 from drivetrain.sources.normalizers import EVENT_KINDS
 
@@ -222,7 +222,7 @@ def test_the_scan_finds_the_writers_it_must() -> None:
     assert {
         "customer.created",  # add_timeline, literal
         "lead.captured",  # log_step passes its kind on
-        "lead.reassigned",  # _assign builds f"lead.{kind}" from its callers' kind
+        "lead.reassigned",  # leads.assignment.assign, literal
         "lead.won",  # built from the stage, BUILT_KINDS
         "consent.withdrawn",  # built from the consent status, BUILT_KINDS
         "case.escalated",  # a bulk row

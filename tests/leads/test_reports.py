@@ -32,7 +32,7 @@ from drivetrain.auth import service as auth_service
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.db import Database
 from drivetrain.kit import clock, periods
-from drivetrain.leads import service
+from drivetrain.leads import service, sla
 from drivetrain.leads.capture import capture
 from drivetrain.leads.importing import import_spend
 from drivetrain.leads.models import Lead, Stage
@@ -109,7 +109,7 @@ def scenario(session: Session, world: World, frozen_clock: datetime) -> dict[str
     for after, key, what in events:
         clock.advance(frozen_clock + timedelta(seconds=after) - clock.now())
         if what == "breach":
-            assert service.breach_first_contact(session, leads[key].id, now=clock.now())
+            assert sla.breach_first_contact(session, leads[key].id, now=clock.now())
         else:
             _move(session, world, leads[key], Stage.CONTACTED)
     for key, plan in PLAN.items():

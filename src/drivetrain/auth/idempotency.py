@@ -7,29 +7,18 @@ that rolled back leaves no key behind and its retry runs afresh.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
+from drivetrain.auth.models import IdempotencyRecord
+from drivetrain.auth.repository import IdempotencyRepository
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.db import Base, UTCDateTime
+from drivetrain.db import add_new
 from drivetrain.kit import clock
 from drivetrain.kit.errors import Conflict
-from drivetrain.kit.model_mixins import IdMixin
-
-
-class IdempotencyRecord(IdMixin, Base):
-    __tablename__ = "idempotency_record"
-    __table_args__ = (UniqueConstraint("user_id", "operation", "key"),)
-    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
-    operation: Mapped[str] = mapped_column(String(40))
-    key: Mapped[str] = mapped_column(String(200))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    entity_id: Mapped[str] = mapped_column(String(26))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+from drivetrain.kit.ids import new_id
 
 
 def fingerprint(body: BaseModel) -> str:
@@ -45,13 +34,7 @@ def check_replay(record: IdempotencyRecord, body: BaseModel) -> str:
 
 def replayed(session: Session, subject: AuthSubject, operation: str, key: str, body: BaseModel) -> str | None:
     """The id an earlier request with this key created, or None; another body under the key is a conflict."""
-    record = session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == subject.user_id,
-            IdempotencyRecord.operation == operation,
-            IdempotencyRecord.key == key,
-        )
-    )
+    record = IdempotencyRepository(session).find(subject.user_id, operation, key)
     return None if record is None else check_replay(record, body)
 
 
@@ -73,3 +56,29 @@ def remember(
         raise Conflict(
             "a request with this Idempotency-Key is in progress or done; retry to get its result"
         ) from None
+
+
+def recorded_many(
+    session: Session, operation: str, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], IdempotencyRecord]:
+    """The keys of a batch already remembered, by (user id, key): read once, before the batch decides."""
+    return IdempotencyRepository(session).find_many(operation, keys)
+
+
+def remember_in_batch(
+    session: Session, subject: AuthSubject, operation: str, key: str, body: BaseModel, entity_id: str
+) -> IdempotencyRecord:
+    """``remember`` for a batch inside ``db.bulk_rows``: the record goes in with the batch's others in one
+    INSERT (no savepoint per key), and is returned so later requests of the batch replay it from memory.
+    A racing duplicate surfaces as IntegrityError at the flush; the batch's caller rolls back and retries."""
+    record = IdempotencyRecord(
+        id=new_id(),
+        user_id=subject.user_id,
+        operation=operation,
+        key=key,
+        request_hash=fingerprint(body),
+        entity_id=entity_id,
+        created_at=clock.now(),
+    )
+    add_new(session, record)
+    return record

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from drivetrain.db import Base, UTCDateTime
@@ -73,3 +73,16 @@ class AuditEntry(IdMixin, Base):
     entity_id: Mapped[str] = mapped_column(String(26), index=True)
     dealer_id: Mapped[str | None] = mapped_column(ForeignKey("dealer.id"), index=True)
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class IdempotencyRecord(IdMixin, Base):
+    """A key a client sent with a create, and the id that create made (``auth.idempotency``)."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("user_id", "operation", "key"),)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    operation: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(26))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

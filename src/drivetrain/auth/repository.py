@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from drivetrain.auth.models import ApiToken, ConsoleSession, User
+from drivetrain.auth.models import ApiToken, ConsoleSession, IdempotencyRecord, User
 from drivetrain.kit.repository import Repository
 
 
@@ -52,3 +52,32 @@ class ApiTokenRepository(Repository[ApiToken]):
             .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None), User.active.is_(True))
         ).first()
         return (row[0], row[1]) if row else None
+
+
+class IdempotencyRepository(Repository[IdempotencyRecord]):
+    """Keys are the system's own bookkeeping: looked up by their owner, never listed for a subject."""
+
+    model = IdempotencyRecord
+    missing = "no such idempotency key"
+
+    def find(self, user_id: str, operation: str, key: str) -> IdempotencyRecord | None:
+        return self.session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id,
+                IdempotencyRecord.operation == operation,
+                IdempotencyRecord.key == key,
+            )
+        )
+
+    def find_many(
+        self, operation: str, keys: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], IdempotencyRecord]:
+        """By (user id, key). IN per column, which the unique index answers (a row-value IN scans SQLite)."""
+        if not keys:
+            return {}
+        stmt = select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id.in_({user for user, _ in keys}),
+            IdempotencyRecord.operation == operation,
+            IdempotencyRecord.key.in_({key for _, key in keys}),
+        )
+        return {(r.user_id, r.key): r for r in self.session.scalars(stmt) if (r.user_id, r.key) in keys}

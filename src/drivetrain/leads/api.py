@@ -9,12 +9,12 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
 from drivetrain.kit.i18n import locale_of
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
 from drivetrain.kit.validators import Text
-from drivetrain.leads import service
+from drivetrain.leads import assignment, service
+from drivetrain.leads.auth import LeadAssigner, LeadCapturer, LeadConfigurer, LeadReader, LeadWorker
 from drivetrain.leads.capture import CaptureRequest
 from drivetrain.leads.intake_queue import intake
 from drivetrain.leads.models import Channel, FollowUpTask, Stage
@@ -46,7 +46,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 async def create_lead(
     body: LeadCreate,
     request: Request,
-    subject: SubjectDep,
+    subject: LeadCapturer,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     answer = intake.submit(CaptureRequest(subject, body, idempotency_key), locale=locale_of(request))
@@ -58,7 +58,7 @@ async def create_lead(
 @router.get("/leads", summary="Leads you may see, newest first")
 def list_leads(
     request: Request,
-    subject: SubjectDep,
+    subject: LeadReader,
     session: SessionDep,
     stage: Stage | None = None,
     open: bool = False,
@@ -70,7 +70,6 @@ def list_leads(
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[LeadRead]:
-    subject.require(Permission.LEADS_READ)
     filters = LeadFilter(
         stage=stage.value if stage else None,
         open_only=open,
@@ -86,8 +85,7 @@ def list_leads(
 
 
 @router.get("/leads/{lead_id}", summary="A lead with its conversion path, history and follow-ups")
-def get_lead(lead_id: str, request: Request, subject: SubjectDep, session: SessionDep) -> LeadDetail:
-    subject.require(Permission.LEADS_READ)
+def get_lead(lead_id: str, request: Request, subject: LeadReader, session: SessionDep) -> LeadDetail:
     return lead_detail(
         session, subject, LeadRepository(session).get_readable(subject, lead_id), locale=locale_of(request)
     )
@@ -95,7 +93,7 @@ def get_lead(lead_id: str, request: Request, subject: SubjectDep, session: Sessi
 
 @router.post("/leads/{lead_id}/stage", summary="Move a lead along the pipeline")
 def change_stage(
-    lead_id: str, body: StageChange, request: Request, subject: SubjectDep, session: SessionDep
+    lead_id: str, body: StageChange, request: Request, subject: LeadWorker, session: SessionDep
 ) -> LeadRead:
     lead = service.change_stage(
         session, subject, LeadRepository(session).get_readable(subject, lead_id), data=body
@@ -105,7 +103,7 @@ def change_stage(
 
 @router.post("/leads/{lead_id}/reassign", summary="Reassign a lead, with a reason")
 def reassign(
-    lead_id: str, body: Reassignment, request: Request, subject: SubjectDep, session: SessionDep
+    lead_id: str, body: Reassignment, request: Request, subject: LeadAssigner, session: SessionDep
 ) -> LeadRead:
     lead = service.reassign(
         session, subject, LeadRepository(session).get_readable(subject, lead_id), data=body
@@ -129,7 +127,7 @@ def _assignee_names(session: Session, task: FollowUpTask) -> dict[str, str]:
 
 
 @router.post("/leads/{lead_id}/tasks", status_code=201, summary="Schedule a follow-up")
-def add_task(lead_id: str, body: TaskCreate, subject: SubjectDep, session: SessionDep) -> TaskRead:
+def add_task(lead_id: str, body: TaskCreate, subject: LeadWorker, session: SessionDep) -> TaskRead:
     task = service.add_task(
         session,
         subject,
@@ -142,30 +140,28 @@ def add_task(lead_id: str, body: TaskCreate, subject: SubjectDep, session: Sessi
 
 @router.get("/tasks", summary="Your follow-ups, soonest first")
 def my_tasks(
-    subject: SubjectDep,
+    subject: LeadReader,
     session: SessionDep,
     open: bool = True,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> list[TaskRead]:
-    subject.require(Permission.LEADS_READ)
     tasks = LeadRepository(session).my_tasks(subject, open_only=open, limit=limit)
     return [_task_read(t, {subject.user_id: subject.username}) for t in tasks]
 
 
 @router.post("/tasks/{task_id}/done", summary="Mark a follow-up done")
-def complete_task(task_id: str, subject: SubjectDep, session: SessionDep) -> TaskRead:
-    task = service.complete_task(session, subject, LeadRepository(session).task(subject, task_id))
+def complete_task(task_id: str, subject: LeadWorker, session: SessionDep) -> TaskRead:
+    task = service.complete_task(LeadRepository(session).task(subject, task_id))
     return _task_read(task, _assignee_names(session, task))
 
 
 @router.get("/lead-settings", summary="Routing and first-contact SLA settings")
-def get_settings(subject: SubjectDep, session: SessionDep) -> LeadSettingsRead:
-    subject.require(Permission.LEADS_READ)
+def get_settings(subject: LeadReader, session: SessionDep) -> LeadSettingsRead:
     return LeadSettingsRead.model_validate(LeadRepository(session).settings(), from_attributes=True)
 
 
 @router.put("/lead-settings", summary="Change routing and first-contact SLA settings (HQ)")
-def put_settings(body: LeadSettingsUpdate, subject: SubjectDep, session: SessionDep) -> LeadSettingsRead:
+def put_settings(body: LeadSettingsUpdate, subject: LeadConfigurer, session: SessionDep) -> LeadSettingsRead:
     return LeadSettingsRead.model_validate(
         service.update_settings(session, subject, data=body), from_attributes=True
     )
@@ -186,16 +182,16 @@ class Duty(BaseModel):
 
 
 @router.put("/dealers/{code}/lead-intake", summary="Whether a dealer takes new leads, and how many open ones")
-def put_intake(code: str, body: DealerIntake, subject: SubjectDep, session: SessionDep) -> DealerIntake:
+def put_intake(code: str, body: DealerIntake, subject: LeadAssigner, session: SessionDep) -> DealerIntake:
     dealer = DealerRepository(session).by_code(subject, code)
-    state = service.set_dealer_intake(
+    state = assignment.set_dealer_intake(
         session, subject, dealer.id, accepting=body.accepting, capacity=body.capacity
     )
     return DealerIntake(accepting=state.accepting, capacity=state.capacity)
 
 
 @router.put("/staff/{username}/duty", summary="Put a consultant on or off lead duty")
-def put_duty(username: str, body: Duty, subject: SubjectDep, session: SessionDep) -> Duty:
+def put_duty(username: str, body: Duty, subject: LeadAssigner, session: SessionDep) -> Duty:
     user = StaffRepository(session).by_username(subject, username)
-    duty = service.set_duty(session, subject, user, on_duty=body.on_duty, weight=body.weight)
+    duty = assignment.set_duty(session, subject, user, on_duty=body.on_duty, weight=body.weight)
     return Duty(on_duty=duty.on_duty, weight=duty.weight)

@@ -17,40 +17,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.idempotency import IdempotencyRecord, check_replay, fingerprint
-from drivetrain.auth.models import User
+from drivetrain.auth.idempotency import check_replay, recorded_many, remember_in_batch
+from drivetrain.auth.models import IdempotencyRecord, User
 from drivetrain.auth.roles import Permission, Scope
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.customers.models import ConsentChannel, ConsentPurpose, ConsentStatus, Customer, Vehicle
+from drivetrain.customers.models import ConsentChannel, ConsentPurpose, ConsentStatus, Customer
 from drivetrain.customers.repository import CustomerFilter, CustomerRepository
 from drivetrain.customers.schemas import ConsentIn, CustomerCreate
 from drivetrain.customers.service import add_timeline, create_customer, record_consent
-from drivetrain.db import add_new, append_row, bulk_rows
+from drivetrain.db import add_new, bulk_rows
 from drivetrain.kit import clock
 from drivetrain.kit.address import coordinates_of, parse_address
 from drivetrain.kit.errors import Conflict, DomainError, InvalidInput
+from drivetrain.kit.i18n import translator
 from drivetrain.kit.ids import new_id
 from drivetrain.leads import routing
-from drivetrain.leads.models import ConsultantDuty, DealerLeadState, Lead, LeadSettings, LeadTouch, Stage
+from drivetrain.leads.assignment import ConsultantDesk, explain, notify_assigned, policy_of
+from drivetrain.leads.models import DealerLeadState, Lead, LeadSettings, Stage
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import LeadCreate
-from drivetrain.leads.service import (
-    CHANNEL_LABELS_ZH,
-    ConsultantDesk,
-    explain,
-    first_contact_due,
-    history,
-    log_step,
-    notify_assigned,
-    policy_of,
-)
+from drivetrain.leads.service import log_step
+from drivetrain.leads.sla import first_contact_due
 from drivetrain.org import directory
-from drivetrain.org.models import Brand, Series
+from drivetrain.org.models import Series
 
 OPERATION = "lead.capture"
+STORED = translator("zh-CN")
+"""Stored text (timeline summaries) is written in Chinese, from the catalogue."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +107,7 @@ class _Batch:
     """What a batch of requests needs from the database, read up front and kept current in memory."""
 
     session: Session
+    repo: LeadRepository
     settings: LeadSettings
     series: dict[tuple[str, str], Series]
     brand_names: dict[str, str]
@@ -134,19 +130,21 @@ class _Batch:
         customers = CustomerRepository(session).by_mobiles(phones)
         since = clock.now() - timedelta(days=settings.dedupe_window_days)
         customer_ids = {c.id for c in customers.values()}
-        series, brand_names = _series_catalog(session)
+        series, brand_names = repo.series_catalog()
+        keys = {(r.subject.user_id, r.idempotency_key) for r in requests if r.idempotency_key}
         return cls(
             session=session,
+            repo=repo,
             settings=settings,
             series=series,
             brand_names=brand_names,
-            replays=_replays(session, requests),
+            replays=recorded_many(session, OPERATION, keys),
             by_source_ref=repo.by_source_refs(
                 {(r.data.channel.value, r.data.source_ref) for r in requests if r.data.source_ref}
             ),
             customers_by_phone=customers,
             open_leads=repo.open_leads_of(customer_ids, since=since),
-            relationships=_relationships(session, customer_ids),
+            relationships=repo.relationships(customer_ids),
             known_customers=customer_ids,
             dealer_loads={},
             dealer_states={},
@@ -156,6 +154,8 @@ class _Batch:
 
     def capture_one(self, request: CaptureRequest) -> Capture:
         subject, data = request.subject, request.data
+        # Kept here, not only on the routes: one batch carries requests of many subjects (the API, the
+        # public form's and importers' system subjects), each checked as it is decided.
         subject.require(Permission.LEADS_CAPTURE)
         series = self._series(data.series, data.brand)
         earlier = self._replay(request)
@@ -185,7 +185,7 @@ class _Batch:
         lead_id = check_replay(record, request.data)
         if lead_id in self.made:
             return self.made[lead_id]
-        lead = self.session.get(Lead, lead_id)
+        lead = self.repo.by_id(lead_id)
         if lead is None:
             raise Conflict("the lead this Idempotency-Key created is gone")
         return self._found(lead)
@@ -193,9 +193,9 @@ class _Batch:
     def _found(self, lead: Lead) -> Capture:
         if lead.id in self.made:
             return self.made[lead.id]
-        customer = self.session.get(Customer, lead.customer_id)
-        series = self.session.get(Series, lead.series_id)
-        consultant = self.session.get(User, lead.consultant_id) if lead.consultant_id else None
+        customer = self.repo.customer(lead.customer_id)
+        series = self.repo.series(lead.series_id)
+        consultant = self.repo.user(lead.consultant_id) if lead.consultant_id else None
         assert customer is not None and series is not None
         return Capture(lead, customer, series.name, _names(consultant))
 
@@ -205,8 +205,8 @@ class _Batch:
         if customer.id in self.known_customers:
             return
         since = clock.now() - timedelta(days=self.settings.dedupe_window_days)
-        self.open_leads.update(LeadRepository(self.session).open_leads_of({customer.id}, since=since))
-        self.relationships.update(_relationships(self.session, {customer.id}))
+        self.open_leads.update(self.repo.open_leads_of({customer.id}, since=since))
+        self.relationships.update(self.repo.relationships({customer.id}))
         self.known_customers.add(customer.id)
 
     def _customer_for(self, subject: AuthSubject, data: LeadCreate) -> Customer:
@@ -245,12 +245,12 @@ class _Batch:
     ) -> Capture:
         subject, data = request.subject, request.data
         self._add_touch(lead, data)
-        history(self.session, lead, "touch", to_value=data.channel, actor=subject, reason=data.campaign)
+        self.repo.add_history(lead, "touch", to_value=data.channel, actor=subject, reason=data.campaign)
         add_timeline(
             self.session,
             customer_id=customer.id,
             kind="lead.touch",
-            summary=f"再次咨询：{series.name}（{CHANNEL_LABELS_ZH[data.channel]}）",
+            summary=f"再次咨询：{series.name}（{STORED(f'channel_lead.{data.channel.value}')}）",
             actor=subject,
             dealer_id=lead.dealer_id,
             detail={"lead_id": lead.id, "campaign": data.campaign},
@@ -283,13 +283,13 @@ class _Batch:
             lead.first_contact_due_at = first_contact_due(self.session, dealer_id, self.settings, start=now)
         add_new(self.session, lead)
         self._add_touch(lead, data)
-        history(self.session, lead, "assigned", to_value=lead.consultant_id, actor=subject)
+        self.repo.add_history(lead, "assigned", to_value=lead.consultant_id, actor=subject)
         log_step(
             self.session,
             subject,
             lead,
             kind="lead.captured",
-            summary=f"线索：{series.name}（{CHANNEL_LABELS_ZH[data.channel]}）",
+            summary=f"线索：{series.name}（{STORED(f'channel_lead.{data.channel.value}')}）",
             detail={"campaign": data.campaign},
             action="lead.capture",
             changes={"channel": [None, data.channel.value], "dealer_id": [None, dealer_id]},
@@ -307,11 +307,8 @@ class _Batch:
         return made
 
     def _add_touch(self, lead: Lead, data: LeadCreate) -> None:
-        append_row(
-            self.session,
-            LeadTouch,
-            lead_id=lead.id,
-            at=clock.now(),
+        self.repo.add_touch(
+            lead,
             channel=data.channel.value,
             campaign=data.campaign,
             click_id=data.click_id,
@@ -326,16 +323,7 @@ class _Batch:
         key = request.idempotency_key
         if not key:
             return
-        record = IdempotencyRecord(
-            id=new_id(),
-            user_id=request.subject.user_id,
-            operation=OPERATION,
-            key=key,
-            request_hash=fingerprint(request.data),
-            entity_id=lead.id,
-            created_at=clock.now(),
-        )
-        add_new(self.session, record)
+        record = remember_in_batch(self.session, request.subject, OPERATION, key, request.data, lead.id)
         self.replays[(request.subject.user_id, key)] = record
 
     def _register(self, lead: Lead, customer: Customer) -> None:
@@ -396,17 +384,16 @@ class _Batch:
     def _load_dealers(self, ids: list[str]) -> None:
         if not ids:
             return
-        repo = LeadRepository(self.session)
-        counts = repo.open_counts_by_dealer(ids)
+        counts = self.repo.open_counts_by_dealer(ids)
         self.dealer_loads.update({i: counts.get(i, 0) for i in ids})
-        self.dealer_states.update(repo.dealer_states(ids))
+        self.dealer_states.update(self.repo.dealer_states(ids))
 
     def _consultant_for(
         self, subject: AuthSubject, customer: Customer, dealer_id: str | None
     ) -> tuple[User | None, list[routing.Reason]]:
         if subject.scope is Scope.OWN:
             reason = routing.Reason("captured_by_consultant", "顾问自录", "captured by the consultant", {})
-            return self.session.get(User, subject.user_id), [reason]
+            return self.repo.user(subject.user_id), [reason]
         if dealer_id is None:
             return None, []
         own = self._own_consultant(customer, dealer_id)
@@ -419,8 +406,8 @@ class _Batch:
         """A returning customer goes back to the consultant who looks after them, when on duty there."""
         if customer.consultant_id is None:
             return None
-        user = self.session.get(User, customer.consultant_id)
-        duty = self.session.get(ConsultantDuty, customer.consultant_id)
+        user = self.repo.user(customer.consultant_id)
+        duty = self.repo.duty(customer.consultant_id)
         if user is None or user.dealer_id != dealer_id or not user.active or (duty and not duty.on_duty):
             return None
         reason = routing.Reason(
@@ -443,51 +430,6 @@ class _Batch:
 
 def _id(user: User | None) -> str | None:
     return user.id if user else None
-
-
-def _series_catalog(session: Session) -> tuple[dict[tuple[str, str], Series], dict[str, str]]:
-    """Series by (name or English name, brand name), and by (name, "*") for requests naming no brand;
-    and brand names by id."""
-    catalog: dict[tuple[str, str], Series] = {}
-    brands: dict[str, str] = {}
-    rows = session.execute(
-        select(Series, Brand.name).join(Brand, Brand.id == Series.brand_id).order_by(Series.id)
-    )
-    for series, brand in rows:
-        brands[series.brand_id] = brand
-        for name in filter(None, (series.name, series.name_en)):
-            catalog.setdefault((name, brand), series)
-            catalog.setdefault((name, "*"), series)
-    return catalog, brands
-
-
-def _replays(session: Session, requests: list[CaptureRequest]) -> dict[tuple[str, str], IdempotencyRecord]:
-    keys = {(r.subject.user_id, r.idempotency_key) for r in requests if r.idempotency_key}
-    if not keys:
-        return {}
-    stmt = select(IdempotencyRecord).where(  # IN per column: the unique index answers it (see by_source_refs)
-        IdempotencyRecord.user_id.in_({user for user, _ in keys}),
-        IdempotencyRecord.operation == OPERATION,
-        IdempotencyRecord.key.in_({key for _, key in keys}),
-    )
-    return {(r.user_id, r.key): r for r in session.scalars(stmt) if (r.user_id, r.key) in keys}
-
-
-def _relationships(session: Session, customer_ids: set[str]) -> dict[str, tuple[str, ...]]:
-    """Per customer: the dealers servicing their cars first, then those that sold them."""
-    if not customer_ids:
-        return {}
-    rows = session.execute(
-        select(Vehicle.owner_id, Vehicle.servicing_dealer_id, Vehicle.selling_dealer_id).where(
-            Vehicle.owner_id.in_(customer_ids)
-        )
-    ).all()
-    found: dict[str, tuple[str, ...]] = {}
-    for owner in {owner for owner, _, _ in rows if owner}:
-        cars = [(serving, selling) for o, serving, selling in rows if o == owner]
-        ordered = [d for d, _ in cars] + [d for _, d in cars]
-        found[owner] = tuple(dict.fromkeys(d for d in ordered if d))
-    return found
 
 
 def _location(data: LeadCreate, customer: Customer) -> tuple[tuple[float, float] | None, str | None]:

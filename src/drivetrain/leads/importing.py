@@ -10,11 +10,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
-from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit.errors import DomainError, InvalidInput
 from drivetrain.kit.importing import ImportReport, RowError
@@ -174,7 +172,6 @@ def import_leads(
     Created: new leads. Updated: rows that became a touch on an open lead of the same person and
     series. Unchanged: rows imported before (same channel and source_ref, given or derived).
     """
-    subject.require(Permission.LEADS_CAPTURE)
     check_columns(records, LEAD_COLUMNS, LEAD_REQUIRED)
     report = ImportReport()
     for number, record in enumerate(records, start=1):
@@ -273,8 +270,7 @@ def _existing_spend(session: Session, rows: list[SpendRow]) -> dict[tuple[date, 
     if not rows:
         return {}
     days = [row.spend_on for row in rows]
-    stmt = select(ChannelSpend).where(ChannelSpend.spend_on.between(min(days), max(days)))
-    return {(s.spend_on, s.channel, s.campaign): s for s in session.scalars(stmt)}
+    return LeadRepository(session).spend_between(min(days), max(days))
 
 
 def _upsert_spend(
@@ -304,7 +300,6 @@ def _upsert_spend(
 
 def import_spend(session: Session, subject: AuthSubject, records: list[dict[str, Any]]) -> ImportReport:
     """Upsert spend by (date, channel, campaign): a changed amount updates, the same one changes nothing."""
-    subject.require(Permission.LEADS_CONFIGURE)
     check_columns(records, SPEND_COLUMNS, SPEND_REQUIRED)
     report = ImportReport()
     rows = _spend_rows(records, report)

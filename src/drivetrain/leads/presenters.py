@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.models import User
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import Customer
@@ -25,7 +23,6 @@ from drivetrain.leads.schemas import (
     TouchRead,
 )
 from drivetrain.org import directory
-from drivetrain.org.models import Series
 
 
 def _explanations(items: list[dict[str, Any]], locale: str) -> list[Explanation]:
@@ -36,28 +33,10 @@ def _explanations(items: list[dict[str, Any]], locale: str) -> list[Explanation]
 def lead_reads(
     session: Session, subject: AuthSubject, leads: list[Lead], *, locale: str = "zh-CN"
 ) -> list[LeadRead]:
-    customers = {
-        c.id: c
-        for c in session.scalars(
-            select(Customer).where(Customer.id.in_({lead.customer_id for lead in leads}))
-        )
-    }
-    series = dict(
-        session.execute(
-            select(Series.id, Series.name).where(Series.id.in_({x.series_id for x in leads}))
-        ).all()
-    )
-    user_ids = {x.consultant_id for x in leads if x.consultant_id}
-    users = (
-        {
-            row.id: (row.username, row.display_name)
-            for row in session.execute(
-                select(User.id, User.username, User.display_name).where(User.id.in_(user_ids))
-            )
-        }
-        if user_ids
-        else {}
-    )
+    repo = LeadRepository(session)
+    customers = repo.customers_by_id({lead.customer_id for lead in leads})
+    series = repo.series_names({x.series_id for x in leads})
+    users = repo.user_names({x.consultant_id for x in leads if x.consultant_id})
     network = directory.dealers(session)
     return [
         _shape(
@@ -136,7 +115,7 @@ def lead_detail(session: Session, subject: AuthSubject, lead: Lead, *, locale: s
         t.assignee_id for t in tasks if t.assignee_id
     }
     names_needed |= {v for h in history for v in (h.from_value, h.to_value) if v and h.kind != "stage"}
-    names = dict(session.execute(select(User.id, User.username).where(User.id.in_(names_needed))).all())
+    names = repo.usernames(names_needed)
     return LeadDetail(
         **lead_reads(session, subject, [lead], locale=locale)[0].model_dump(),
         touches=[TouchRead.model_validate(t, from_attributes=True) for t in repo.touches(lead.id)],

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.deps import SessionDep
@@ -28,8 +27,8 @@ from drivetrain.kit.ratelimit import SlidingWindowLimiter
 from drivetrain.kit.validators import Name, Phone
 from drivetrain.leads.capture import capture
 from drivetrain.leads.models import Channel, Lead
+from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import LeadCreate
-from drivetrain.org.models import Brand, Dealer, Series
 from drivetrain.web.form_guard import (
     Busy,
     client_of,
@@ -179,17 +178,11 @@ def _series_choices() -> dict[str, SeriesChoice]:
     """The catalogue (public information: no scope applies), read through the reader so that refused
     submissions never take SQLite's single writer; only a capture touches the request's write session."""
     with database().session(write=False) as session:
-        rows = session.execute(
-            select(Series.id, Series.name, Series.name_en, Brand.name)
-            .join(Brand, Brand.id == Series.brand_id)
-            .order_by(Brand.name, Series.name)
-        )
-        return {row[0]: SeriesChoice(*row) for row in rows}
+        return {row[0]: SeriesChoice(*row) for row in LeadRepository(session).series_choices()}
 
 
 def _dealer_name(session: Session, lead: Lead) -> str | None:
-    dealer = session.get(Dealer, lead.dealer_id) if lead.dealer_id else None
-    return dealer.name if dealer else None
+    return LeadRepository(session).dealer_name(lead.dealer_id) if lead.dealer_id else None
 
 
 def _form_page(

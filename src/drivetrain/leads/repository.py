@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import CursorResult, Select, func, select, update
 
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import AuthSubject
+from drivetrain.customers.models import Customer, Vehicle
+from drivetrain.db import append_row
+from drivetrain.kit import clock
 from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
 from drivetrain.kit.repository import Repository
 from drivetrain.leads.models import (
     OPEN_STAGES,
+    ChannelSpend,
     ConsultantDuty,
     DealerLeadState,
     FollowUpTask,
@@ -23,6 +28,7 @@ from drivetrain.leads.models import (
     LeadSettings,
     LeadTouch,
 )
+from drivetrain.org.models import Brand, Dealer, Series
 from drivetrain.org.repository import scoped
 
 
@@ -196,3 +202,156 @@ class LeadRepository(Repository[Lead]):
             LeadHistory.lead_id == lead_id, LeadHistory.kind == "breach"
         )
         return {user_id for user_id in self.session.scalars(stmt) if user_id}
+
+    # Writes of the lead's own rows.
+    def add_history(
+        self,
+        lead: Lead,
+        kind: str,
+        *,
+        from_value: str | None = None,
+        to_value: str | None = None,
+        actor: AuthSubject | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """A line of the lead's own history (batched inside ``db.bulk_rows``)."""
+        append_row(
+            self.session,
+            LeadHistory,
+            lead_id=lead.id,
+            at=clock.now(),
+            kind=kind,
+            from_value=from_value,
+            to_value=to_value,
+            actor_id=actor.user_id if actor and actor.user_id else None,
+            reason=reason,
+        )
+
+    def add_touch(self, lead: Lead, **values: Any) -> None:
+        """A channel's contact on the lead (batched inside ``db.bulk_rows``)."""
+        append_row(self.session, LeadTouch, lead_id=lead.id, at=clock.now(), **values)
+
+    def add_task(self, task: FollowUpTask) -> FollowUpTask:
+        self.session.add(task)
+        return task
+
+    def pass_on_breach(
+        self,
+        lead: Lead,
+        *,
+        holder: str | None,
+        due: datetime,
+        successor: User | None,
+        new_due: datetime | None,
+        now: datetime,
+    ) -> bool:
+        """Pass an overdue lead on, only if it still has the holder and deadline it was read with (a second
+        worker or a retry changes nothing); reloads the lead. Whether this call changed it."""
+        guarded: CursorResult[Any] = self.session.execute(  # type: ignore[assignment]
+            update(Lead)
+            .where(Lead.id == lead.id, Lead.first_contact_due_at == due, Lead.first_contacted_at.is_(None))
+            .where(Lead.consultant_id == holder if holder else Lead.consultant_id.is_(None))
+            .values(
+                consultant_id=successor.id if successor else holder,
+                first_contact_due_at=new_due,
+                sla_breaches=Lead.sla_breaches + 1,
+                assigned_at=now if successor else Lead.assigned_at,
+                claimed_by=None,
+                claimed_until=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if guarded.rowcount != 1:
+            return False
+        self.session.refresh(lead)
+        return True
+
+    # What leads show and route by from the other rooms (read only).
+    def series_and_customer_names(self, lead: Lead) -> tuple[str, str]:
+        series = self.session.get(Series, lead.series_id)
+        customer = self.session.get(Customer, lead.customer_id)
+        return (series.name if series else "", customer.name if customer else "")
+
+    def user(self, user_id: str) -> User | None:
+        return self.session.get(User, user_id)
+
+    def username_of(self, user_id: str) -> str | None:
+        user = self.session.get(User, user_id)
+        return user.username if user else None
+
+    def customer(self, customer_id: str) -> Customer | None:
+        return self.session.get(Customer, customer_id)
+
+    def series(self, series_id: str) -> Series | None:
+        return self.session.get(Series, series_id)
+
+    def duty(self, user_id: str) -> ConsultantDuty | None:
+        return self.session.get(ConsultantDuty, user_id)
+
+    def series_catalog(self) -> tuple[dict[tuple[str, str], Series], dict[str, str]]:
+        """Series by (name or English name, brand name), and by (name, "*") for requests naming no brand;
+        and brand names by id."""
+        catalog: dict[tuple[str, str], Series] = {}
+        brands: dict[str, str] = {}
+        rows = self.session.execute(
+            select(Series, Brand.name).join(Brand, Brand.id == Series.brand_id).order_by(Series.id)
+        )
+        for series, brand in rows:
+            brands[series.brand_id] = brand
+            for name in filter(None, (series.name, series.name_en)):
+                catalog.setdefault((name, brand), series)
+                catalog.setdefault((name, "*"), series)
+        return catalog, brands
+
+    def series_choices(self) -> list[tuple[str, str, str | None, str]]:
+        """(id, name, English name, brand) of every series, by brand and name: the public catalogue."""
+        rows = self.session.execute(
+            select(Series.id, Series.name, Series.name_en, Brand.name)
+            .join(Brand, Brand.id == Series.brand_id)
+            .order_by(Brand.name, Series.name)
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def relationships(self, customer_ids: set[str]) -> dict[str, tuple[str, ...]]:
+        """Per customer: the dealers servicing their cars first, then those that sold them."""
+        if not customer_ids:
+            return {}
+        rows = self.session.execute(
+            select(Vehicle.owner_id, Vehicle.servicing_dealer_id, Vehicle.selling_dealer_id).where(
+                Vehicle.owner_id.in_(customer_ids)
+            )
+        ).all()
+        found: dict[str, tuple[str, ...]] = {}
+        for owner in {owner for owner, _, _ in rows if owner}:
+            cars = [(serving, selling) for o, serving, selling in rows if o == owner]
+            ordered = [d for d, _ in cars] + [d for _, d in cars]
+            found[owner] = tuple(dict.fromkeys(d for d in ordered if d))
+        return found
+
+    def customers_by_id(self, ids: set[str]) -> dict[str, Customer]:
+        return {c.id: c for c in self.session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+
+    def series_names(self, ids: set[str]) -> dict[str, str]:
+        rows = self.session.execute(select(Series.id, Series.name).where(Series.id.in_(ids)))
+        return {series_id: name for series_id, name in rows}
+
+    def user_names(self, ids: set[str]) -> dict[str, tuple[str, str]]:
+        """Username and display name by user id."""
+        if not ids:
+            return {}
+        rows = self.session.execute(select(User.id, User.username, User.display_name).where(User.id.in_(ids)))
+        return {row.id: (row.username, row.display_name) for row in rows}
+
+    def usernames(self, ids: set[str]) -> dict[str, str]:
+        rows = self.session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+        return {user_id: username for user_id, username in rows}
+
+    def dealer_name(self, dealer_id: str) -> str | None:
+        dealer = self.session.get(Dealer, dealer_id)
+        return dealer.name if dealer else None
+
+    def spend_between(self, first: date, last: date) -> dict[tuple[date, str, str], ChannelSpend]:
+        """Channel spend of these days by (day, channel, campaign)."""
+        stmt = select(ChannelSpend).where(ChannelSpend.spend_on.between(first, last))
+        return {(s.spend_on, s.channel, s.campaign): s for s in self.session.scalars(stmt)}

@@ -9,7 +9,7 @@ from drivetrain.jobs import registry
 from drivetrain.jobs.claims import claim_due
 from drivetrain.kit import clock
 from drivetrain.leads.models import Lead, Stage
-from drivetrain.leads.service import breach_first_contact
+from drivetrain.leads.sla import breach_first_contact
 
 BATCH = 200
 LEASE = timedelta(minutes=1)

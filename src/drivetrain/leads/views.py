@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
+from drivetrain.auth.deps import SessionDep, check_csrf
 from drivetrain.auth.roles import Permission, Role, Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.jobs import events
@@ -21,7 +21,14 @@ from drivetrain.kit.i18n import locale_of
 from drivetrain.kit.pagination import MAX_LIMIT, page_of
 from drivetrain.kit.validators import Text
 from drivetrain.leads import service
+from drivetrain.leads.auth import (
+    ConsoleLeadAssigner,
+    ConsoleLeadConfigurer,
+    ConsoleLeadReader,
+    ConsoleLeadWorker,
+)
 from drivetrain.leads.models import OPEN_STAGES, Lead, Stage
+from drivetrain.leads.pipeline import NEXT_STAGES
 from drivetrain.leads.presenters import lead_detail, lead_reads
 from drivetrain.leads.repository import LeadFilter, LeadRepository
 from drivetrain.leads.schemas import (
@@ -41,7 +48,7 @@ NoteField = Annotated[str, Form(max_length=300)]
 CsrfField = Annotated[str, Form(max_length=100)]
 # Which moves a card offers, in pipeline order; "lost" has its own form because it needs a reason.
 MOVES = {
-    stage.value: [s.value for s in Stage if s in service.NEXT_STAGES[stage] and s is not Stage.LOST]
+    stage.value: [s.value for s in Stage if s in NEXT_STAGES[stage] and s is not Stage.LOST]
     for stage in Stage
 }
 
@@ -70,12 +77,11 @@ def _live(
 @router.get("/leads")
 def inbox(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleLeadReader,
     session: SessionDep,
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
 ) -> HTMLResponse:
     """Open leads in the subject's scope; HQ also sees the pool of leads no dealer took."""
-    subject.require(Permission.LEADS_READ)
     repo = LeadRepository(session)
     rows = repo.search(subject, LeadFilter(open_only=True), cursor=cursor, limit=PAGE_SIZE)
     items, next_cursor = page_of(rows, limit=PAGE_SIZE, id_of=lambda lead: lead.id)
@@ -115,9 +121,8 @@ def _render_board(
 
 
 @router.get("/leads/board")
-def board(request: Request, subject: ConsoleSubject, session: SessionDep) -> HTMLResponse:
+def board(request: Request, subject: ConsoleLeadReader, session: SessionDep) -> HTMLResponse:
     """One column per open stage; each card moves on to the stages the pipeline allows."""
-    subject.require(Permission.LEADS_READ)
     return _render_board(request, session, subject)
 
 
@@ -125,7 +130,7 @@ def board(request: Request, subject: ConsoleSubject, session: SessionDep) -> HTM
 def move(
     request: Request,
     lead_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleLeadWorker,
     session: SessionDep,
     csrf_token: CsrfField = "",
     stage: Annotated[str, Form(max_length=30)] = "",
@@ -178,10 +183,9 @@ def _minutes_as_seconds(minutes: str) -> int | str:
 
 @router.get("/leads/settings")
 def settings_page(
-    request: Request, subject: ConsoleSubject, session: SessionDep, saved: bool = False
+    request: Request, subject: ConsoleLeadReader, session: SessionDep, saved: bool = False
 ) -> HTMLResponse:
     """Routing and first-contact SLA settings; editable with leads:configure, readable with leads:read."""
-    subject.require(Permission.LEADS_READ)
     current = LeadSettingsRead.model_validate(LeadRepository(session).settings(), from_attributes=True)
     values = {name: f"{value:g}" if isinstance(value, float) else value for name, value in current}
     values["first_contact_minutes"] = f"{current.first_contact_seconds / 60:g}"
@@ -191,7 +195,7 @@ def settings_page(
 @router.post("/leads/settings")
 def save_settings(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleLeadConfigurer,
     session: SessionDep,
     csrf_token: CsrfField = "",
     first_contact_minutes: Annotated[str, Form(max_length=20)] = "",
@@ -204,7 +208,6 @@ def save_settings(
 ) -> Response:
     """Every field is saved at once; a bad one saves nothing and is shown next to its input."""
     check_csrf(request, csrf_token)
-    subject.require(Permission.LEADS_CONFIGURE)
     typed = {
         "dedupe_window_days": dedupe_window_days.strip(),
         "radius_km": radius_km.strip(),
@@ -246,7 +249,7 @@ def _render_lead(
     context = {
         "lead": detail,
         "moves": MOVES[detail.status.value],
-        "can_lose": Stage.LOST in service.NEXT_STAGES[detail.status],
+        "can_lose": Stage.LOST in NEXT_STAGES[detail.status],
         "assignable": assignable,
         "can_work": subject.can(Permission.LEADS_WORK),
         "can_assign": subject.can(Permission.LEADS_ASSIGN),
@@ -258,9 +261,10 @@ def _render_lead(
 
 
 @router.get("/leads/{lead_id}")
-def lead_page(request: Request, lead_id: str, subject: ConsoleSubject, session: SessionDep) -> HTMLResponse:
+def lead_page(
+    request: Request, lead_id: str, subject: ConsoleLeadReader, session: SessionDep
+) -> HTMLResponse:
     """Who, what, where it came from, why it went where it went, and what happened since."""
-    subject.require(Permission.LEADS_READ)
     return _render_lead(request, session, subject, LeadRepository(session).get_readable(subject, lead_id))
 
 
@@ -277,7 +281,7 @@ def _console_time(value: str) -> datetime | str:
 def add_task(
     request: Request,
     lead_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleLeadWorker,
     session: SessionDep,
     csrf_token: CsrfField = "",
     due_at: Annotated[str, Form(max_length=40)] = "",
@@ -301,7 +305,7 @@ def add_task(
 def reassign(
     request: Request,
     lead_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleLeadAssigner,
     session: SessionDep,
     csrf_token: CsrfField = "",
     consultant: Annotated[str, Form(max_length=60)] = "",
@@ -311,7 +315,6 @@ def reassign(
     """Hand the lead to a named colleague, or to whoever is next on duty at a dealer."""
     lead = LeadRepository(session).get_readable(subject, lead_id)
     check_csrf(request, csrf_token)
-    subject.require(Permission.LEADS_ASSIGN)
     values = {
         "consultant": consultant.strip() or None,
         "dealer_code": dealer_code.strip() or None,

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
 from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.importing import ImportReport, read_csv
 from drivetrain.kit.periods import report_days
 from drivetrain.leads import importing
+from drivetrain.leads.auth import LeadCapturer, LeadConfigurer, ReportReader
 from drivetrain.leads.reports import service as reports
 from drivetrain.leads.reports.service import ChannelReport, FirstContactReport
 
@@ -60,9 +60,8 @@ def _csv_records(body: bytes) -> list[dict[str, Any]]:
 
 @router.get("/reports/lead-channels", summary="Leads, contact, test drives, orders and cost by channel")
 def lead_channels(
-    subject: SubjectDep, session: SessionDep, start: Day = None, end: Day = None
+    subject: ReportReader, session: SessionDep, start: Day = None, end: Day = None
 ) -> ChannelReport:
-    subject.require(Permission.REPORTS_READ)
     first, last = period(start, end)
     rows = reports.channel_report(session, subject, start=first, end=last)
     return ChannelReport(start=first, end=last, costs_visible=reports.sees_costs(subject), rows=rows)
@@ -70,17 +69,15 @@ def lead_channels(
 
 @router.get("/reports/first-contact", summary="First-contact time against the SLA, by dealer")
 def first_contact(
-    subject: SubjectDep, session: SessionDep, start: Day = None, end: Day = None
+    subject: ReportReader, session: SessionDep, start: Day = None, end: Day = None
 ) -> FirstContactReport:
-    subject.require(Permission.REPORTS_READ)
     first, last = period(start, end)
     rows = reports.first_contact_by_dealer(session, subject, start=first, end=last)
     return FirstContactReport(start=first, end=last, rows=rows)
 
 
 @router.post("/leads/import", summary="Capture leads from a CSV; bad rows are reported by row number")
-def import_leads(body: CsvBody, subject: SubjectDep, session: SessionDep) -> ImportResult:
-    subject.require(Permission.LEADS_CAPTURE)
+def import_leads(body: CsvBody, subject: LeadCapturer, session: SessionDep) -> ImportResult:
     report = importing.import_leads(
         session, subject, _csv_records(body), idempotent_prefix=importing.IMPORT_SOURCE_PREFIX
     )
@@ -90,6 +87,5 @@ def import_leads(body: CsvBody, subject: SubjectDep, session: SessionDep) -> Imp
 @router.post(
     "/spend/import", summary="Load channel and campaign spend from a CSV (date, channel, campaign, amount)"
 )
-def import_spend(body: CsvBody, subject: SubjectDep, session: SessionDep) -> ImportResult:
-    subject.require(Permission.LEADS_CONFIGURE)
+def import_spend(body: CsvBody, subject: LeadConfigurer, session: SessionDep) -> ImportResult:
     return ImportResult.of(importing.import_spend(session, subject, _csv_records(body)))

@@ -15,17 +15,14 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.roles import Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit import clock
 from drivetrain.kit.periods import percent, period_bounds
-from drivetrain.leads.models import ChannelSpend, Lead, LeadHistory, Stage
-from drivetrain.leads.repository import LeadRepository
-from drivetrain.org.models import Dealer
-from drivetrain.org.repository import DealerRepository
+from drivetrain.leads.models import Stage
+from drivetrain.leads.reports.repository import LeadReportRepository
 
 TEST_DRIVE_REACHED = frozenset({Stage.TEST_DRIVE_DONE.value, Stage.ORDERED.value, Stage.WON.value})
 """Funnel counting: a lead that reached an order went past the test-drive step too."""
@@ -184,44 +181,11 @@ def sees_costs(subject: AuthSubject) -> bool:
     return subject.scope is Scope.ALL
 
 
-def _readable_in(session: Session, subject: AuthSubject, start: date, end: date) -> Select[Lead]:
-    since, until = period_bounds(start, end)
-    return LeadRepository(session).readable(subject).where(Lead.created_at >= since, Lead.created_at < until)
-
-
-def _reached(session: Session, leads: Select[Lead]) -> dict[str, set[str]]:
-    """The funnel stages each lead ever entered, from its stage history."""
-    stmt = (
-        select(LeadHistory.lead_id, LeadHistory.to_value)
-        .where(
-            LeadHistory.kind == "stage",
-            LeadHistory.to_value.in_(TEST_DRIVE_REACHED),
-            LeadHistory.lead_id.in_(leads.with_only_columns(Lead.id)),
-        )
-        .distinct()
-    )
-    reached: dict[str, set[str]] = defaultdict(set)
-    for lead_id, stage in session.execute(stmt):
-        reached[lead_id].add(stage or "")
-    return reached
-
-
 def lead_facts(session: Session, subject: AuthSubject, *, start: date, end: date) -> list[LeadFacts]:
     """The subject's leads captured in the period (two queries, whatever the number of leads)."""
-    leads = _readable_in(session, subject, start, end)
-    reached = _reached(session, leads)
-    rows = session.execute(
-        leads.with_only_columns(
-            Lead.id,
-            Lead.channel,
-            Lead.campaign,
-            Lead.dealer_id,
-            Lead.stage,
-            Lead.created_at,
-            Lead.first_contacted_at,
-            Lead.first_contact_due_at,
-            Lead.sla_breaches,
-        )
+    since, until = period_bounds(start, end)
+    rows, reached = LeadReportRepository(session).lead_rows(
+        subject, since=since, until=until, reached_stages=TEST_DRIVE_REACHED
     )
     return [
         LeadFacts(
@@ -241,22 +205,8 @@ def lead_facts(session: Session, subject: AuthSubject, *, start: date, end: date
 
 def spend_by_campaign(session: Session, *, start: date, end: date) -> dict[tuple[str, str], Decimal]:
     """Spend of the period per (channel, campaign); OEM-level, so callers check ``sees_costs`` first."""
-    stmt = (
-        select(ChannelSpend.channel, ChannelSpend.campaign, func.sum(ChannelSpend.amount))
-        .where(ChannelSpend.spend_on.between(start, end))
-        .group_by(ChannelSpend.channel, ChannelSpend.campaign)
-    )
-    return {
-        (channel, campaign): Decimal(total).quantize(CENT)
-        for channel, campaign, total in session.execute(stmt)
-    }
-
-
-def _dealer_names(session: Session, subject: AuthSubject, dealer_ids: set[str]) -> dict[str, tuple[str, str]]:
-    if not dealer_ids:
-        return {}
-    stmt = DealerRepository(session).readable(subject).where(Dealer.id.in_(dealer_ids))
-    return {d.id: (d.code, d.name) for d in session.scalars(stmt)}
+    spend = LeadReportRepository(session).spend_by_campaign(start=start, end=end)
+    return {key: total.quantize(CENT) for key, total in spend.items()}
 
 
 def channel_report(session: Session, subject: AuthSubject, *, start: date, end: date) -> list[ChannelRow]:
@@ -270,5 +220,7 @@ def first_contact_by_dealer(
 ) -> list[DealerFirstContactRow]:
     """First-contact time and SLA keeping per dealer, for leads captured in the period."""
     leads = lead_facts(session, subject, start=start, end=end)
-    dealers = _dealer_names(session, subject, {lead.dealer_id for lead in leads if lead.dealer_id})
+    dealers = LeadReportRepository(session).dealer_names(
+        subject, {lead.dealer_id for lead in leads if lead.dealer_id}
+    )
     return dealer_rows(leads, dealers, now=clock.now())
