@@ -13,9 +13,6 @@ class UserRepository(Repository[User]):
     model = User
     missing = "no such user"
 
-    def with_username(self, username: str) -> User | None:
-        return self.session.scalar(select(User).where(User.username == username))
-
     def active_with_username(self, username: str) -> User | None:
         return self.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
 
