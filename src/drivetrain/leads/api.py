@@ -19,7 +19,7 @@ from drivetrain.leads.capture import CaptureRequest
 from drivetrain.leads.intake_queue import intake
 from drivetrain.leads.models import Channel, FollowUpTask, Stage
 from drivetrain.leads.presenters import lead_detail, lead_reads
-from drivetrain.leads.repository import LeadFilter, LeadRepository
+from drivetrain.leads.repository import LeadFilter, LeadRepository, TaskRepository
 from drivetrain.leads.schemas import (
     LeadCreate,
     LeadDetail,
@@ -145,13 +145,13 @@ def my_tasks(
     open: bool = True,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> list[TaskRead]:
-    tasks = LeadRepository(session).my_tasks(subject, open_only=open, limit=limit)
+    tasks = TaskRepository(session).mine(subject, open_only=open, limit=limit)
     return [_task_read(t, {subject.user_id: subject.username}) for t in tasks]
 
 
 @router.post("/tasks/{task_id}/done", summary="Mark a follow-up done")
 def complete_task(task_id: str, subject: LeadWorker, session: SessionDep) -> TaskRead:
-    task = service.complete_task(LeadRepository(session).task(subject, task_id))
+    task = service.complete_task(TaskRepository(session).get_readable(subject, task_id))
     return _task_read(task, _assignee_names(session, task))
 
 

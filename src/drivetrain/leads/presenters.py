@@ -12,7 +12,7 @@ from drivetrain.customers.models import Customer
 from drivetrain.kit.phone import mask_phone
 from drivetrain.leads.capture import Capture
 from drivetrain.leads.models import Channel, Lead, Stage
-from drivetrain.leads.repository import LeadRepository
+from drivetrain.leads.repository import LeadRepository, TaskRepository
 from drivetrain.leads.schemas import (
     Explanation,
     HistoryRead,
@@ -110,7 +110,7 @@ def _shape(
 def lead_detail(session: Session, subject: AuthSubject, lead: Lead, *, locale: str = "zh-CN") -> LeadDetail:
     repo = LeadRepository(session)
     history = repo.history(lead.id)
-    tasks = repo.tasks(lead.id)
+    tasks = TaskRepository(session).of_lead(lead.id)
     names_needed = {h.actor_id for h in history if h.actor_id} | {
         t.assignee_id for t in tasks if t.assignee_id
     }

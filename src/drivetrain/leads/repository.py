@@ -14,7 +14,6 @@ from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import Customer, Vehicle
 from drivetrain.db import append_row
 from drivetrain.kit import clock
-from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
 from drivetrain.kit.repository import Repository
 from drivetrain.leads.models import (
@@ -69,25 +68,6 @@ class LeadRepository(Repository[Lead]):
         if filters.unassigned:
             stmt = stmt.where(Lead.dealer_id.is_(None))
         return list(self.session.scalars(keyset(stmt, Lead.id, cursor=cursor, limit=limit)))
-
-    def task(self, subject: AuthSubject, task_id: str) -> FollowUpTask:
-        """A follow-up is visible when its lead is."""
-        leads = self.readable(subject).with_only_columns(Lead.id)
-        task = self.session.scalar(
-            select(FollowUpTask).where(FollowUpTask.id == task_id, FollowUpTask.lead_id.in_(leads))
-        )
-        if task is None:
-            raise NotFound("no such task")
-        return task
-
-    def my_tasks(self, subject: AuthSubject, *, open_only: bool, limit: int) -> list[FollowUpTask]:
-        leads = self.readable(subject).with_only_columns(Lead.id)
-        stmt = select(FollowUpTask).where(
-            FollowUpTask.lead_id.in_(leads), FollowUpTask.assignee_id == subject.user_id
-        )
-        if open_only:
-            stmt = stmt.where(FollowUpTask.done_at.is_(None))
-        return list(self.session.scalars(stmt.order_by(FollowUpTask.due_at).limit(limit)))
 
     # Identity lookups for capture (system level, not display reads).
     def by_source_refs(self, refs: set[tuple[str, str]]) -> dict[tuple[str, str], Lead]:
@@ -192,10 +172,6 @@ class LeadRepository(Repository[Lead]):
         )
         return list(self.session.scalars(stmt))
 
-    def tasks(self, lead_id: str) -> list[FollowUpTask]:
-        stmt = select(FollowUpTask).where(FollowUpTask.lead_id == lead_id).order_by(FollowUpTask.due_at)
-        return list(self.session.scalars(stmt))
-
     def breached_holders(self, lead_id: str) -> set[str]:
         """Everyone who already let this lead's first-contact deadline pass."""
         stmt = select(LeadHistory.from_value).where(
@@ -230,10 +206,6 @@ class LeadRepository(Repository[Lead]):
     def add_touch(self, lead: Lead, **values: Any) -> None:
         """A channel's contact on the lead (batched inside ``db.bulk_rows``)."""
         append_row(self.session, LeadTouch, lead_id=lead.id, at=clock.now(), **values)
-
-    def add_task(self, task: FollowUpTask) -> FollowUpTask:
-        self.session.add(task)
-        return task
 
     def pass_on_breach(
         self,
@@ -355,3 +327,25 @@ class LeadRepository(Repository[Lead]):
         """Channel spend of these days by (day, channel, campaign)."""
         stmt = select(ChannelSpend).where(ChannelSpend.spend_on.between(first, last))
         return {(s.spend_on, s.channel, s.campaign): s for s in self.session.scalars(stmt)}
+
+
+class TaskRepository(Repository[FollowUpTask]):
+    """Follow-ups: one is visible when its lead is."""
+
+    model = FollowUpTask
+    missing = "no such task"
+
+    def readable(self, subject: AuthSubject) -> Select[FollowUpTask]:
+        leads = LeadRepository(self.session).readable(subject).with_only_columns(Lead.id)
+        return select(FollowUpTask).where(FollowUpTask.lead_id.in_(leads))
+
+    def mine(self, subject: AuthSubject, *, open_only: bool, limit: int) -> list[FollowUpTask]:
+        """The subject's own follow-ups, soonest first."""
+        stmt = self.readable(subject).where(FollowUpTask.assignee_id == subject.user_id)
+        if open_only:
+            stmt = stmt.where(FollowUpTask.done_at.is_(None))
+        return list(self.session.scalars(stmt.order_by(FollowUpTask.due_at).limit(limit)))
+
+    def of_lead(self, lead_id: str) -> list[FollowUpTask]:
+        stmt = select(FollowUpTask).where(FollowUpTask.lead_id == lead_id).order_by(FollowUpTask.due_at)
+        return list(self.session.scalars(stmt))

@@ -18,7 +18,7 @@ from drivetrain.kit.i18n import translator
 from drivetrain.leads import pipeline
 from drivetrain.leads.assignment import assign, pick_consultant
 from drivetrain.leads.models import FollowUpTask, Lead, LeadSettings, Stage
-from drivetrain.leads.repository import LeadRepository
+from drivetrain.leads.repository import LeadRepository, TaskRepository
 from drivetrain.leads.schemas import LeadSettingsUpdate, Reassignment, StageChange
 from drivetrain.leads.sla import first_contact_due
 from drivetrain.org.repository import DealerRepository, StaffRepository
@@ -141,8 +141,7 @@ def add_task(
 ) -> FollowUpTask:
     if due_at.tzinfo is None:
         raise InvalidInput("due_at", "give a time zone, e.g. 2026-11-24T10:00:00+08:00")
-    repo = LeadRepository(session)
-    task = repo.add_task(
+    task = TaskRepository(session).add(
         FollowUpTask(
             lead_id=lead.id,
             assignee_id=lead.consultant_id or subject.user_id or None,
@@ -152,7 +151,7 @@ def add_task(
         )
     )
     session.flush()
-    repo.add_history(lead, "task", to_value=due_at.isoformat(), actor=subject, reason=note)
+    LeadRepository(session).add_history(lead, "task", to_value=due_at.isoformat(), actor=subject, reason=note)
     return task
 
 
