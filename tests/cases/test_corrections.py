@@ -21,6 +21,7 @@ from drivetrain.cases.classify import Category, corrections
 from drivetrain.cases.classify import training as training_module
 from drivetrain.cases.classify.training import LabelledText
 from drivetrain.cases.models import Case, CaseHistory, ClassificationCorrection
+from drivetrain.cases.repository import CorrectionRepository
 from drivetrain.cases.schemas import CaseCreate
 from drivetrain.db import Database
 from drivetrain.kit import clock
@@ -83,7 +84,7 @@ def test_the_latest_correction_of_each_case_is_a_training_example(
     session.commit()
     examples = corrections.training_examples(session)
     assert examples == [LabelledText(text=case.description, category="infotainment_software", sentiment=-1)]
-    assert len(corrections.CorrectionRepository(session).of_case(case.id)) == 2
+    assert len(CorrectionRepository(session).of_case(case.id)) == 2
 
 
 def test_the_same_classification_again_writes_nothing(session: Session, world: World, case: Case) -> None:

@@ -84,7 +84,7 @@ def list_cases(
 @router.get("/cases/{case_id}", summary="A case with its classification, rung, owner and history")
 def get_case(case_id: str, subject: SubjectDep, session: SessionDep) -> CaseDetail:
     subject.require(Permission.CASES_READ)
-    return case_detail(session, subject, CaseRepository(session).get(subject, case_id))
+    return case_detail(session, subject, CaseRepository(session).get_readable(subject, case_id))
 
 
 @router.post(
@@ -93,7 +93,9 @@ def get_case(case_id: str, subject: SubjectDep, session: SessionDep) -> CaseDeta
 def change_status(
     case_id: str, body: CaseStatusChange, subject: SubjectDep, session: SessionDep
 ) -> CaseDetail:
-    case = service.change_status(session, subject, CaseRepository(session).get(subject, case_id), data=body)
+    case = service.change_status(
+        session, subject, CaseRepository(session).get_readable(subject, case_id), data=body
+    )
     return case_detail(session, subject, case)
 
 
@@ -103,7 +105,9 @@ def change_status(
     summary="Note what was done; say so when it answered the customer",
 )
 def add_note(case_id: str, body: CaseNote, subject: SubjectDep, session: SessionDep) -> CaseDetail:
-    case = service.add_note(session, subject, CaseRepository(session).get(subject, case_id), data=body)
+    case = service.add_note(
+        session, subject, CaseRepository(session).get_readable(subject, case_id), data=body
+    )
     return case_detail(session, subject, case)
 
 

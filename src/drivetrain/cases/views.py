@@ -167,7 +167,7 @@ def _case_context(session: Session, subject: AuthSubject, case: Case) -> dict[st
 def case_page(request: Request, case_id: str, subject: ConsoleSubject, session: SessionDep) -> HTMLResponse:
     """What the owner said, how it was read, who holds it on which rung until when, and everything since."""
     subject.require(Permission.CASES_READ)
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     context = _case_context(session, subject, case) | {"error": None}
     return _live_page(request, session, subject, "detail", context)
 
@@ -196,7 +196,7 @@ def change_status(
     note: NoteField = "",
 ) -> Response:
     """Wait for the customer (the clock pauses), reopen, or resolve with how it was solved."""
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     check_csrf(request, csrf_token)
     try:
         change = validated(CaseStatusChange, {"status": status, "note": note.strip() or None})
@@ -216,7 +216,7 @@ def add_note(
     note: NoteField = "",
     contacted_customer: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     check_csrf(request, csrf_token)
     try:
         data = validated(CaseNote, {"note": note, "contacted_customer": bool(contacted_customer)})
@@ -241,7 +241,7 @@ def request_approval(
     reason: NoteField = "",
 ) -> Response:
     """Ask for a return, refund, goodwill, extended warranty or discount; it goes to whoever may grant it."""
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     check_csrf(request, csrf_token)
     try:
         data = validated(ApprovalCreate, {"kind": kind, "amount": amount.strip(), "reason": reason})
@@ -263,8 +263,8 @@ def decide_approval(
     comment: NoteField = "",
 ) -> Response:
     """Approve or reject with a comment; a holder whose limit no longer covers it passes it up instead."""
-    case = CaseRepository(session).get(subject, case_id)
-    approval = ApprovalRepository(session).get(subject, approval_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
+    approval = ApprovalRepository(session).get_readable(subject, approval_id)
     check_csrf(request, csrf_token)
     try:
         data = validated(ApprovalDecision, {"decision": decision, "comment": comment.strip() or None})
@@ -285,7 +285,7 @@ def correct_classification(
     sentiment: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     """Fix how the case was read; `drivetrain classify retrain` learns from the fix."""
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     check_csrf(request, csrf_token)
     try:
         typed = {

@@ -38,7 +38,7 @@ router = APIRouter(tags=["approvals"])
 def request_approval(
     case_id: str, body: ApprovalCreate, subject: SubjectDep, session: SessionDep
 ) -> ApprovalRead:
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     approval = service.request_approval(session, subject, case, data=body)
     return service.approval_read(session, approval)
 
@@ -46,7 +46,7 @@ def request_approval(
 @router.get("/cases/{case_id}/approvals", summary="A case's approval requests, oldest first")
 def case_approvals(case_id: str, subject: SubjectDep, session: SessionDep) -> list[ApprovalRead]:
     subject.require(Permission.CASES_READ)
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     return service.approval_reads(session, case.id)
 
 
@@ -71,7 +71,7 @@ def list_approvals(
 @router.get("/approvals/{approval_id}", summary="An approval request")
 def get_approval(approval_id: str, subject: SubjectDep, session: SessionDep) -> ApprovalRead:
     subject.require(Permission.CASES_READ)
-    approval = ApprovalRepository(session).get(subject, approval_id)
+    approval = ApprovalRepository(session).get_readable(subject, approval_id)
     return service.approval_read(session, approval)
 
 
@@ -82,7 +82,7 @@ def get_approval(approval_id: str, subject: SubjectDep, session: SessionDep) -> 
 def decide(
     approval_id: str, body: ApprovalDecision, subject: SubjectDep, session: SessionDep
 ) -> ApprovalRead:
-    approval = ApprovalRepository(session).get(subject, approval_id)
+    approval = ApprovalRepository(session).get_readable(subject, approval_id)
     return service.approval_read(session, service.decide(session, subject, approval, data=body))
 
 

@@ -30,8 +30,8 @@ from drivetrain.cases.models import (
     Case,
     CaseHistory,
 )
+from drivetrain.cases.notices import WECOM_TOPIC
 from drivetrain.cases.repository import CaseRepository
-from drivetrain.cases.service import WECOM_TOPIC
 from drivetrain.jobs import events, outbox
 from drivetrain.kit import clock
 from drivetrain.kit.errors import Conflict, Forbidden, InvalidInput, NotFound

@@ -36,7 +36,7 @@ class CaseClassificationRead(BaseModel):
 def correct_classification(
     case_id: str, body: ClassificationCorrect, subject: SubjectDep, session: SessionDep
 ) -> CaseClassificationRead:
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     correction = corrections.correct(session, subject, case, category=body.category, sentiment=body.sentiment)
     return CaseClassificationRead(
         case_id=case.id,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
@@ -16,6 +15,7 @@ from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.classify import Category
 from drivetrain.cases.models import Case, CaseHistory, ClassificationCorrection
+from drivetrain.cases.repository import CorrectionRepository
 from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 
@@ -23,40 +23,6 @@ if TYPE_CHECKING:
     from drivetrain.cases.classify.training import LabelledText
 
 SENTIMENTS = (-1, 0, 1)
-
-
-class CorrectionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def latest_per_case(self) -> list[ClassificationCorrection]:
-        """Each corrected case's latest correction, oldest case first (a stable training order)."""
-        newest = (
-            select(ClassificationCorrection.case_id, func.max(ClassificationCorrection.at).label("at"))
-            .group_by(ClassificationCorrection.case_id)
-            .subquery()
-        )
-        stmt = (
-            select(ClassificationCorrection)
-            .join(
-                newest,
-                (newest.c.case_id == ClassificationCorrection.case_id)
-                & (newest.c.at == ClassificationCorrection.at),
-            )
-            .order_by(ClassificationCorrection.at, ClassificationCorrection.id)
-        )
-        latest: dict[str, ClassificationCorrection] = {}
-        for correction in self.session.scalars(stmt):
-            latest[correction.case_id] = correction  # two at the same instant: the later id wins
-        return list(latest.values())
-
-    def of_case(self, case_id: str) -> list[ClassificationCorrection]:
-        stmt = (
-            select(ClassificationCorrection)
-            .where(ClassificationCorrection.case_id == case_id)
-            .order_by(ClassificationCorrection.at, ClassificationCorrection.id)
-        )
-        return list(self.session.scalars(stmt))
 
 
 def training_examples(session: Session) -> list[LabelledText]:
