@@ -7,8 +7,6 @@ from enum import StrEnum
 
 import pytest
 
-from drivetrain.cases.approvals.service import KIND_LABELS_ZH
-from drivetrain.cases.models import ApprovalKind
 from drivetrain.kit.i18n import catalog
 from drivetrain.leads.models import Channel, Stage
 from drivetrain.leads.service import CHANNEL_LABELS_ZH, STAGE_LABELS_ZH
@@ -16,7 +14,6 @@ from drivetrain.leads.service import CHANNEL_LABELS_ZH, STAGE_LABELS_ZH
 MAPS: list[tuple[dict[StrEnum, str], type[StrEnum], str]] = [
     (dict(CHANNEL_LABELS_ZH), Channel, "channel_lead."),
     (dict(STAGE_LABELS_ZH), Stage, "stage."),
-    (dict(KIND_LABELS_ZH), ApprovalKind, "approval_kind."),
 ]
 
 

@@ -30,20 +30,13 @@ from drivetrain.cases.models import (
     Case,
     CaseHistory,
 )
-from drivetrain.cases.notices import WECOM_TOPIC
+from drivetrain.cases.notices import WECOM_TOPIC, stored_text
 from drivetrain.cases.repository import CaseRepository
 from drivetrain.jobs import events, outbox
 from drivetrain.kit import clock
 from drivetrain.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from drivetrain.org.repository import StaffRepository
 
-KIND_LABELS_ZH = {
-    ApprovalKind.RETURN: "退车",
-    ApprovalKind.REFUND: "退款",
-    ApprovalKind.GOODWILL: "善意补偿",
-    ApprovalKind.EXTENDED_WARRANTY: "赠送延保",
-    ApprovalKind.DISCOUNT: "折扣",
-}
 QUEUE_LENGTH = 50
 
 
@@ -157,7 +150,8 @@ def _notify(
 
 
 def _summary(approval: ApprovalRequest) -> str:
-    return f"{KIND_LABELS_ZH[ApprovalKind(approval.kind)]} ¥{to_yuan(approval.amount_cents)}"
+    kind = stored_text(f"approval_kind.{ApprovalKind(approval.kind).value}")
+    return stored_text("cases.stored.approval.summary", kind=kind, amount=to_yuan(approval.amount_cents))
 
 
 # ---------------------------------------------------------------- requesting
@@ -201,7 +195,9 @@ def request_approval(
             "approver_id": [None, approval.approver_id],
         },
     )
-    text = f"待您审批：{_summary(approval)}（客诉工单：{case.title}）。理由：{data.reason}"
+    text = stored_text(
+        "cases.stored.approval.requested", summary=_summary(approval), title=case.title, reason=data.reason
+    )
     _notify(session, case, approval, approval.approver_id, "approval.requested", text)
     return approval
 
@@ -260,7 +256,6 @@ def decide(
     )
     if not decided:
         raise Conflict("this request changed a moment ago (decided or forwarded); look again")
-    verb = "批准" if approve else "驳回"
     _history(
         session, case, approval, f"approval_{status.value}", actor=subject, note=comment or _summary(approval)
     )
@@ -272,9 +267,9 @@ def decide(
         f"approval.{'approve' if approve else 'reject'}",
         {"status": [ApprovalStatus.PENDING.value, status.value], "comment": [None, comment]},
     )
-    text = f"您的{_summary(approval)}申请已{verb}（客诉工单：{case.title}）" + (
-        f"：{comment}" if comment else ""
-    )
+    text = stored_text(f"cases.stored.approval.{status.value}", summary=_summary(approval), title=case.title)
+    if comment:
+        text = stored_text("cases.stored.approval.comment", text=text, comment=comment)
     _notify(session, case, approval, approval.requested_by_id, "approval.decided", text)
     return approval
 
@@ -320,7 +315,12 @@ def _forward(
             "approver_level": [previous_level, approval.approver_level],
         },
     )
-    text = f"审批上报至您：{_summary(approval)}（客诉工单：{case.title}）。理由：{approval.reason}"
+    text = stored_text(
+        "cases.stored.approval.forwarded",
+        summary=_summary(approval),
+        title=case.title,
+        reason=approval.reason,
+    )
     _notify(session, case, approval, approval.approver_id, "approval.requested", text)
     return approval
 
