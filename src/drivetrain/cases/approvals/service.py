@@ -233,7 +233,7 @@ def decide(
         raise Forbidden("nobody decides their own request: someone else must approve it")
     repo = ApprovalRepository(session)
     limits = repo.limits(approval.kind)
-    case = session.get(Case, approval.case_id)
+    case = CaseRepository(session).by_id(approval.case_id)
     if case is None:
         raise NotFound("no such case")
     holds = bool(subject.user_id) and subject.user_id == approval.approver_id

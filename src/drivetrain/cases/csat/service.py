@@ -21,6 +21,7 @@ from drivetrain.cases.csat.repository import SurveyRepository, token_hash
 from drivetrain.cases.csat.schemas import CaseSurveyRead, SurveyChannel, SurveyStatus
 from drivetrain.cases.models import Case, CaseHistory, CaseSurvey, CaseType
 from drivetrain.cases.notices import stored_text
+from drivetrain.cases.repository import CaseRepository
 from drivetrain.config import get_settings
 from drivetrain.customers.models import ConsentChannel
 from drivetrain.customers.service import add_timeline
@@ -151,7 +152,7 @@ def answer(session: Session, *, token: str, score: int, comment: str | None) -> 
     if not repo.mark_answered(survey.id, score=score, comment=text, at=now):
         raise Conflict("this survey was already answered")
     session.refresh(survey)
-    case = session.get(Case, survey.case_id)
+    case = CaseRepository(session).by_id(survey.case_id)
     assert case is not None  # the survey's foreign key cascades with its case
     _record_answer(session, case, survey)
     return survey
