@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import User
-from drivetrain.cases import service, tasks
+from drivetrain.cases import escalation, service, tasks
 from drivetrain.cases.models import Case, CaseHistory, Rung
 from drivetrain.cases.repository import CaseRepository
 from drivetrain.cases.schemas import CaseCreate, CaseStatusChange
@@ -142,7 +142,7 @@ def test_two_workers_in_turn_act_once(db: Database, session: Session, world: Wor
     case = _open(session, world)
     clock.advance(timedelta(minutes=61))
     assert sweep_escalations(db, "worker-a") + sweep_escalations(db, "worker-b") == 1
-    assert service.escalate_due(session, case.id, now=clock.now()) is False  # a retry changes nothing
+    assert escalation.escalate_due(session, case.id, now=clock.now()) is False  # a retry changes nothing
     count = session.scalar(
         select(func.count())
         .select_from(CaseHistory)
@@ -316,7 +316,7 @@ def test_a_batch_at_several_dealers_moves_each_case_once_and_tells_each_new_hold
 
     assert sweep_escalations(db, "w1") == 4
     assert sweep_escalations(db, "w1") == 0
-    assert service.escalate_due_cases(session, [a1.id, a2.id, b1.id, top.id], now=clock.now()) == 0
+    assert escalation.escalate_due_cases(session, [a1.id, a2.id, b1.id, top.id], now=clock.now()) == 0
     moved = {
         c.id: (_case(session, c.id).escalation_level, _holder(session, world, c.id))
         for c in (a1, a2, b1, top)
@@ -412,14 +412,14 @@ def test_a_failing_case_is_rolled_back_alone(
 ) -> None:
     cases = [_open_at(session, world, "A1", f"{NOISE}{n}") for n in range(3)]
     poisoned = cases[1].id
-    climb = service._climb
+    climb = escalation._climb
 
     def failing(session: Session, case: object, *args: object) -> object:
         if getattr(case, "id", None) == poisoned:
             raise RuntimeError("bad data")
         return climb(session, case, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(service, "_climb", failing)
+    monkeypatch.setattr(escalation, "_climb", failing)
     clock.advance(timedelta(hours=1))
     assert sweep_escalations(db, "w1") == 2
     assert [_case(session, c.id).escalation_level for c in cases] == [1, 0, 1]
@@ -460,16 +460,16 @@ def test_a_case_moved_meanwhile_is_left_alone_and_the_rest_of_the_batch_moves(
 ) -> None:
     cases = [_open_at(session, world, "A1", f"{NOISE}{n}") for n in range(3)]
     raced = cases[1]
-    climb = service._climb
+    climb = escalation._climb
 
     def racing(session: Session, case: object, *args: object) -> object:
         if getattr(case, "id", None) == raced.id:  # another worker moves it between our read and our write
             session.execute(update(Case).where(Case.id == raced.id).values(escalation_level=1, owner_id=None))
         return climb(session, case, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(service, "_climb", racing)
+    monkeypatch.setattr(escalation, "_climb", racing)
     clock.advance(timedelta(hours=1))
-    assert service.escalate_due_cases(session, [c.id for c in cases], now=clock.now()) == 2
+    assert escalation.escalate_due_cases(session, [c.id for c in cases], now=clock.now()) == 2
     assert cases[0].escalation_level == 1  # the copy loaded in this session was expired, not left stale
     assert [_case(session, c.id).escalation_level for c in cases] == [1, 1, 1]
     assert _case(session, raced.id).owner_id is None  # the other worker's move stands

@@ -21,10 +21,10 @@ from drivetrain.cases.classify import Category, corrections
 from drivetrain.cases.classify import training as training_module
 from drivetrain.cases.classify.training import LabelledText
 from drivetrain.cases.models import Case, CaseHistory, ClassificationCorrection
+from drivetrain.cases.repository import CorrectionRepository
 from drivetrain.cases.schemas import CaseCreate
 from drivetrain.db import Database
 from drivetrain.kit import clock
-from drivetrain.kit.errors import Forbidden
 from tests.world import World
 
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -83,7 +83,7 @@ def test_the_latest_correction_of_each_case_is_a_training_example(
     session.commit()
     examples = corrections.training_examples(session)
     assert examples == [LabelledText(text=case.description, category="infotainment_software", sentiment=-1)]
-    assert len(corrections.CorrectionRepository(session).of_case(case.id)) == 2
+    assert len(CorrectionRepository(session).of_case(case.id)) == 2
 
 
 def test_the_same_classification_again_writes_nothing(session: Session, world: World, case: Case) -> None:
@@ -92,11 +92,6 @@ def test_the_same_classification_again_writes_nothing(session: Session, world: W
     )
     assert same is None
     assert session.scalar(select(func.count()).select_from(ClassificationCorrection)) == 0
-
-
-def test_correcting_needs_the_right_to_work_cases(session: Session, world: World, case: Case) -> None:
-    with pytest.raises(Forbidden):
-        corrections.correct(session, world.subject("quality"), case, category=Category.BRAKES, sentiment=-1)
 
 
 def test_the_api(client_for: Any, session: Session, case: Case) -> None:

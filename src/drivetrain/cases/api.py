@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
 from drivetrain.cases import service
+from drivetrain.cases.auth import CaseConfigurer, CaseReader, CaseWorker, SignedIn
 from drivetrain.cases.classify import classify
 from drivetrain.cases.models import CaseStatus, Priority, SlaPolicy
 from drivetrain.cases.presenters import case_detail, case_reads
@@ -32,7 +32,7 @@ router = APIRouter(tags=["cases"])
 
 
 @router.post("/classify", summary="Category, severity, sentiment and product aspects of a message")
-def classify_text(body: ClassifyRequest, subject: SubjectDep) -> ClassificationRead:
+def classify_text(body: ClassifyRequest, subject: SignedIn) -> ClassificationRead:
     """Any signed-in caller may classify: it reads no stored data and stores nothing."""
     found = classify(body.text)
     return ClassificationRead(
@@ -45,13 +45,13 @@ def classify_text(body: ClassifyRequest, subject: SubjectDep) -> ClassificationR
 
 
 @router.post("/cases", status_code=201, summary="Open a case (complaint, feedback, inquiry) from any channel")
-def create_case(body: CaseCreate, subject: SubjectDep, session: SessionDep) -> CaseDetail:
+def create_case(body: CaseCreate, subject: CaseWorker, session: SessionDep) -> CaseDetail:
     return case_detail(session, subject, service.open_case(session, subject, data=body))
 
 
 @router.get("/cases", summary="Cases you may see, newest first")
 def list_cases(
-    subject: SubjectDep,
+    subject: CaseReader,
     session: SessionDep,
     status: CaseStatus | None = None,
     active: Annotated[bool, Query(description="Only cases not yet resolved")] = False,
@@ -62,7 +62,6 @@ def list_cases(
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[CaseRead]:
-    subject.require(Permission.CASES_READ)
     owner_id = None
     if owner == "me":
         owner_id = subject.user_id
@@ -82,18 +81,19 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}", summary="A case with its classification, rung, owner and history")
-def get_case(case_id: str, subject: SubjectDep, session: SessionDep) -> CaseDetail:
-    subject.require(Permission.CASES_READ)
-    return case_detail(session, subject, CaseRepository(session).get(subject, case_id))
+def get_case(case_id: str, subject: CaseReader, session: SessionDep) -> CaseDetail:
+    return case_detail(session, subject, CaseRepository(session).get_readable(subject, case_id))
 
 
 @router.post(
     "/cases/{case_id}/status", summary="Wait for the customer (pauses the clock), reopen, or resolve"
 )
 def change_status(
-    case_id: str, body: CaseStatusChange, subject: SubjectDep, session: SessionDep
+    case_id: str, body: CaseStatusChange, subject: CaseWorker, session: SessionDep
 ) -> CaseDetail:
-    case = service.change_status(session, subject, CaseRepository(session).get(subject, case_id), data=body)
+    case = service.change_status(
+        session, subject, CaseRepository(session).get_readable(subject, case_id), data=body
+    )
     return case_detail(session, subject, case)
 
 
@@ -102,8 +102,10 @@ def change_status(
     status_code=201,
     summary="Note what was done; say so when it answered the customer",
 )
-def add_note(case_id: str, body: CaseNote, subject: SubjectDep, session: SessionDep) -> CaseDetail:
-    case = service.add_note(session, subject, CaseRepository(session).get(subject, case_id), data=body)
+def add_note(case_id: str, body: CaseNote, subject: CaseWorker, session: SessionDep) -> CaseDetail:
+    case = service.add_note(
+        session, subject, CaseRepository(session).get_readable(subject, case_id), data=body
+    )
     return case_detail(session, subject, case)
 
 
@@ -112,13 +114,12 @@ def _policy_read(policy: SlaPolicy) -> SlaPolicyRead:
 
 
 @router.get("/sla-policies", summary="The SLA policy of each priority")
-def list_policies(subject: SubjectDep, session: SessionDep) -> list[SlaPolicyRead]:
-    subject.require(Permission.CASES_READ)
+def list_policies(subject: CaseReader, session: SessionDep) -> list[SlaPolicyRead]:
     return [_policy_read(p) for p in CaseRepository(session).policies()]
 
 
 @router.put("/sla-policies/{priority}", summary="Change a priority's budgets, down to seconds (HQ)")
 def put_policy(
-    priority: Priority, body: SlaPolicyUpdate, subject: SubjectDep, session: SessionDep
+    priority: Priority, body: SlaPolicyUpdate, subject: CaseConfigurer, session: SessionDep
 ) -> SlaPolicyRead:
     return _policy_read(service.update_policy(session, subject, priority, data=body))

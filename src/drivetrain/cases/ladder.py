@@ -119,3 +119,8 @@ def first_step(steps: Sequence[Step]) -> tuple[Step | None, list[Step]]:
     if steps and steps[0].holder is not None:
         return steps[0], []
     return next_step(steps, 0, None)
+
+
+def why_skipped(step: Step) -> str:
+    """The history's note on a rung passed over."""
+    return "nobody holds this rung" if step.holder is None else "the holder already has the case"

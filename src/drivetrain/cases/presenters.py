@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.roles import Permission
@@ -16,14 +15,7 @@ from drivetrain.cases.models import Case, CaseStatus, CaseType, Channel, Priorit
 from drivetrain.cases.repository import CaseRepository
 from drivetrain.cases.schemas import CaseDetail, CaseHistoryRead, CaseRead
 from drivetrain.kit.masking import mask_tail
-from drivetrain.org.models import Dealer
 from drivetrain.org.repository import StaffRepository
-
-
-def _dealer_codes(session: Session, dealer_ids: set[str]) -> dict[str, str]:
-    if not dealer_ids:
-        return {}
-    return dict(session.execute(select(Dealer.id, Dealer.code).where(Dealer.id.in_(dealer_ids))).all())
 
 
 def _fields(
@@ -68,15 +60,16 @@ def _fields(
 def case_reads(session: Session, subject: AuthSubject, cases: list[Case]) -> list[CaseRead]:
     """A page of cases in two queries: owners' names and dealers' codes."""
     names, people = StaffRepository(session).names({c.owner_id for c in cases if c.owner_id})
-    codes = _dealer_codes(session, {c.dealer_id for c in cases if c.dealer_id})
+    codes = CaseRepository(session).dealer_codes({c.dealer_id for c in cases if c.dealer_id})
     return [CaseRead(**_fields(subject, case, names, people, codes)) for case in cases]
 
 
 def case_detail(session: Session, subject: AuthSubject, case: Case) -> CaseDetail:
-    history = CaseRepository(session).history(case.id)
+    repo = CaseRepository(session)
+    history = repo.history(case.id)
     ids = {case.owner_id} | {i for h in history for i in (h.from_owner_id, h.to_owner_id, h.actor_id)}
     names, people = StaffRepository(session).names({i for i in ids if i})
-    codes = _dealer_codes(session, {case.dealer_id} if case.dealer_id else set())
+    codes = repo.dealer_codes({case.dealer_id} if case.dealer_id else set())
     return CaseDetail(
         **_fields(subject, case, names, people, codes),
         history=[

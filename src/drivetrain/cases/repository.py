@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
 
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role, Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.ladder import StaffMember
-from drivetrain.cases.models import DEFAULT_POLICIES, Case, CaseHistory, CaseStatus, Priority, SlaPolicy
+from drivetrain.cases.models import (
+    DEFAULT_POLICIES,
+    Case,
+    CaseHistory,
+    CaseStatus,
+    ClassificationCorrection,
+    Priority,
+    SlaPolicy,
+)
 from drivetrain.customers.models import Customer
-from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 from drivetrain.org.models import Dealer
 from drivetrain.org.repository import scoped
 
@@ -65,9 +73,44 @@ class LadderStaff:
     wecom_userids: dict[str, str | None]
 
 
-class CaseRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+@dataclass(frozen=True)
+class GuardedMove:
+    """One case's climb for ``CaseRepository.move_guarded``: from the level and due it was read with."""
+
+    case_id: str
+    from_level: int
+    from_due: datetime
+    to_level: int
+    to_owner: str | None
+    to_held_since: datetime
+    to_due: datetime | None
+    now: datetime
+
+
+_GUARDED_MOVE = (
+    update(Case)
+    .where(
+        Case.id == bindparam("case_id"),
+        Case.escalation_level == bindparam("from_level"),
+        Case.escalation_due_at == bindparam("from_due"),
+        Case.status == CaseStatus.OPEN,
+    )
+    .values(
+        escalation_level=bindparam("to_level"),
+        owner_id=bindparam("to_owner"),
+        held_since=bindparam("to_held_since"),
+        escalation_due_at=bindparam("to_due"),
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=bindparam("now"),
+    )
+)
+"""Built once, run with one set of parameters per case."""
+
+
+class CaseRepository(Repository[Case]):
+    model = Case
+    missing = "no such case"
 
     def readable(self, subject: AuthSubject) -> Select[Case]:
         """Cases at the subject's dealers; ``own`` subjects see those they hold, opened, or whose
@@ -83,12 +126,6 @@ class CaseRepository:
                 )
             )
         return stmt
-
-    def get(self, subject: AuthSubject, case_id: str) -> Case:
-        found = self.session.scalar(self.readable(subject).where(Case.id == case_id))
-        if found is None:
-            raise NotFound("no such case")
-        return found
 
     def search(
         self, subject: AuthSubject, filters: CaseFilter, *, cursor: str | None, limit: int
@@ -148,6 +185,14 @@ class CaseRepository:
         )
         staff = [StaffMember(uid, name, role, dealer, region) for uid, name, role, dealer, region in rows]
         return sorted(staff, key=lambda member: member.username)
+
+    def dealer_codes(self, dealer_ids: set[str]) -> dict[str, str]:
+        """Codes of dealers whose cases were read in scope (a display helper, not a read of its own)."""
+        if not dealer_ids:
+            return {}
+        return dict(
+            self.session.execute(select(Dealer.id, Dealer.code).where(Dealer.id.in_(dealer_ids))).all()
+        )
 
     def region_of(self, dealer_id: str | None) -> str | None:
         if dealer_id is None:
@@ -226,3 +271,56 @@ class CaseRepository:
             for policy in self.session.scalars(select(SlaPolicy).where(SlaPolicy.priority.in_(priorities)))
         }
         return {priority: found.get(priority) or self.policy(priority) for priority in priorities}
+
+    def move_guarded(self, moves: list[GuardedMove]) -> int:
+        """How many of ``moves`` were made, in one executemany with Core (a DBAPI executemany reports the
+        sum on SQLite and PostgreSQL); a case no longer at its ``from_level`` and ``from_due`` stays."""
+        params = [asdict(move) for move in moves]
+        return self.session.connection().execute(_GUARDED_MOVE, params).rowcount
+
+
+class CaseHistoryRepository(Repository[CaseHistory]):
+    """A case's history is read with its case (``CaseRepository.history``); the sweep writes it in bulk."""
+
+    model = CaseHistory
+
+    def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One INSERT whatever the rows hold: with ``render_nulls`` the ORM keeps a None (a skipped rung has
+        no owners) in the statement instead of splitting the batch wherever the None columns change."""
+        if rows:
+            self.session.execute(insert(CaseHistory).execution_options(render_nulls=True), list(rows))
+
+
+class CorrectionRepository(Repository[ClassificationCorrection]):
+    """People's corrections of the classifier; read for retraining and with their case."""
+
+    model = ClassificationCorrection
+
+    def latest_per_case(self) -> list[ClassificationCorrection]:
+        """Each corrected case's latest correction, oldest case first (a stable training order)."""
+        newest = (
+            select(ClassificationCorrection.case_id, func.max(ClassificationCorrection.at).label("at"))
+            .group_by(ClassificationCorrection.case_id)
+            .subquery()
+        )
+        stmt = (
+            select(ClassificationCorrection)
+            .join(
+                newest,
+                (newest.c.case_id == ClassificationCorrection.case_id)
+                & (newest.c.at == ClassificationCorrection.at),
+            )
+            .order_by(ClassificationCorrection.at, ClassificationCorrection.id)
+        )
+        latest: dict[str, ClassificationCorrection] = {}
+        for correction in self.session.scalars(stmt):
+            latest[correction.case_id] = correction  # two at the same instant: the later id wins
+        return list(latest.values())
+
+    def of_case(self, case_id: str) -> list[ClassificationCorrection]:
+        stmt = (
+            select(ClassificationCorrection)
+            .where(ClassificationCorrection.case_id == case_id)
+            .order_by(ClassificationCorrection.at, ClassificationCorrection.id)
+        )
+        return list(self.session.scalars(stmt))

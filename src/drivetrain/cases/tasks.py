@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from drivetrain.cases.escalation import escalate_due_cases
 from drivetrain.cases.models import Case, CaseStatus
-from drivetrain.cases.service import escalate_due_cases
 from drivetrain.db import Database, unit_of_work
 from drivetrain.jobs import registry
 from drivetrain.jobs.claims import claim_due

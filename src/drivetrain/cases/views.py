@@ -8,13 +8,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
+from drivetrain.auth.deps import SessionDep, check_csrf
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases import service
 from drivetrain.cases.approvals import service as approvals
 from drivetrain.cases.approvals.repository import ApprovalRepository
 from drivetrain.cases.approvals.schemas import ApprovalCreate, ApprovalDecision
+from drivetrain.cases.auth import ConsoleCaseReader, ConsoleCaseWorker
 from drivetrain.cases.classify import Category
 from drivetrain.cases.classify.api import ClassificationCorrect
 from drivetrain.cases.classify.corrections import correct
@@ -67,13 +68,12 @@ def _live_page(
 @router.get("/cases")
 def case_list(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseReader,
     session: SessionDep,
     view: Annotated[str, Query(max_length=12)] = "mine",
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
 ) -> HTMLResponse:
     """Cases I hold, all active ones in my scope, the escalated ones, the resolved ones."""
-    subject.require(Permission.CASES_READ)
     view = view if view in VIEWS else "mine"
     rows = CaseRepository(session).search(subject, _filter_for(view, subject), cursor=cursor, limit=PAGE_SIZE)
     items, next_cursor = page_of(rows, limit=PAGE_SIZE, id_of=lambda case: case.id)
@@ -108,16 +108,15 @@ def _intake_page(
 
 
 @router.get("/cases/new")
-def intake_form(request: Request, subject: ConsoleSubject) -> HTMLResponse:
+def intake_form(request: Request, subject: ConsoleCaseWorker) -> HTMLResponse:
     """The hotline agent's form; dealers and suppliers file theirs here too (channel and type say so)."""
-    subject.require(Permission.CASES_WORK)
     return _intake_page(request, subject, {"channel": Channel.HOTLINE.value})
 
 
 @router.post("/cases/new")
 def open_from_console(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseWorker,
     session: SessionDep,
     csrf_token: CsrfField = "",
     channel: Annotated[str, Form(max_length=20)] = "",
@@ -130,7 +129,6 @@ def open_from_console(
     description: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    subject.require(Permission.CASES_WORK)
     typed = {
         "channel": channel,
         "type": type,
@@ -164,10 +162,11 @@ def _case_context(session: Session, subject: AuthSubject, case: Case) -> dict[st
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, case_id: str, subject: ConsoleSubject, session: SessionDep) -> HTMLResponse:
+def case_page(
+    request: Request, case_id: str, subject: ConsoleCaseReader, session: SessionDep
+) -> HTMLResponse:
     """What the owner said, how it was read, who holds it on which rung until when, and everything since."""
-    subject.require(Permission.CASES_READ)
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     context = _case_context(session, subject, case) | {"error": None}
     return _live_page(request, session, subject, "detail", context)
 
@@ -189,14 +188,14 @@ def _case_error(
 def change_status(
     request: Request,
     case_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseWorker,
     session: SessionDep,
     csrf_token: CsrfField = "",
     status: Annotated[str, Form(max_length=20)] = "",
     note: NoteField = "",
 ) -> Response:
     """Wait for the customer (the clock pauses), reopen, or resolve with how it was solved."""
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     check_csrf(request, csrf_token)
     try:
         change = validated(CaseStatusChange, {"status": status, "note": note.strip() or None})
@@ -210,13 +209,13 @@ def change_status(
 def add_note(
     request: Request,
     case_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseWorker,
     session: SessionDep,
     csrf_token: CsrfField = "",
     note: NoteField = "",
     contacted_customer: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     check_csrf(request, csrf_token)
     try:
         data = validated(CaseNote, {"note": note, "contacted_customer": bool(contacted_customer)})
@@ -233,7 +232,7 @@ def add_note(
 def request_approval(
     request: Request,
     case_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseWorker,
     session: SessionDep,
     csrf_token: CsrfField = "",
     kind: Annotated[str, Form(max_length=20)] = "",
@@ -241,7 +240,7 @@ def request_approval(
     reason: NoteField = "",
 ) -> Response:
     """Ask for a return, refund, goodwill, extended warranty or discount; it goes to whoever may grant it."""
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     check_csrf(request, csrf_token)
     try:
         data = validated(ApprovalCreate, {"kind": kind, "amount": amount.strip(), "reason": reason})
@@ -256,15 +255,15 @@ def decide_approval(
     request: Request,
     case_id: str,
     approval_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseWorker,
     session: SessionDep,
     csrf_token: CsrfField = "",
     decision: Annotated[str, Form(max_length=10)] = "",
     comment: NoteField = "",
 ) -> Response:
     """Approve or reject with a comment; a holder whose limit no longer covers it passes it up instead."""
-    case = CaseRepository(session).get(subject, case_id)
-    approval = ApprovalRepository(session).get(subject, approval_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
+    approval = ApprovalRepository(session).get_readable(subject, approval_id)
     check_csrf(request, csrf_token)
     try:
         data = validated(ApprovalDecision, {"decision": decision, "comment": comment.strip() or None})
@@ -278,14 +277,14 @@ def decide_approval(
 def correct_classification(
     request: Request,
     case_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseWorker,
     session: SessionDep,
     csrf_token: CsrfField = "",
     category: Annotated[str, Form(max_length=30)] = "",
     sentiment: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     """Fix how the case was read; `drivetrain classify retrain` learns from the fix."""
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     check_csrf(request, csrf_token)
     try:
         typed = {

@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission, Role
+from drivetrain.auth.deps import SessionDep
+from drivetrain.auth.roles import Role
 from drivetrain.cases.approvals import service
 from drivetrain.cases.approvals.authority import to_yuan
 from drivetrain.cases.approvals.repository import ApprovalFilter, ApprovalRepository
@@ -22,6 +22,7 @@ from drivetrain.cases.approvals.schemas import (
     AuthorityRead,
     AuthorityUpdate,
 )
+from drivetrain.cases.auth import CaseConfigurer, CaseReader, CaseWorker
 from drivetrain.cases.models import ApprovalKind, ApprovalStatus, AuthorityLimit
 from drivetrain.cases.repository import CaseRepository
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
@@ -36,30 +37,28 @@ router = APIRouter(tags=["approvals"])
     summary="Ask for a return, refund, goodwill, extended-warranty gift or discount on a case",
 )
 def request_approval(
-    case_id: str, body: ApprovalCreate, subject: SubjectDep, session: SessionDep
+    case_id: str, body: ApprovalCreate, subject: CaseWorker, session: SessionDep
 ) -> ApprovalRead:
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     approval = service.request_approval(session, subject, case, data=body)
     return service.approval_read(session, approval)
 
 
 @router.get("/cases/{case_id}/approvals", summary="A case's approval requests, oldest first")
-def case_approvals(case_id: str, subject: SubjectDep, session: SessionDep) -> list[ApprovalRead]:
-    subject.require(Permission.CASES_READ)
-    case = CaseRepository(session).get(subject, case_id)
+def case_approvals(case_id: str, subject: CaseReader, session: SessionDep) -> list[ApprovalRead]:
+    case = CaseRepository(session).get_readable(subject, case_id)
     return service.approval_reads(session, case.id)
 
 
 @router.get("/approvals", summary="Approval requests you may see, newest first; mine=true: those you hold")
 def list_approvals(
-    subject: SubjectDep,
+    subject: CaseReader,
     session: SessionDep,
     status: ApprovalStatus | None = None,
     mine: Annotated[bool, Query(description="Only requests waiting on you to decide")] = False,
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[ApprovalRead]:
-    subject.require(Permission.CASES_READ)
     filters = ApprovalFilter(
         status=status.value if status else None, approver_id=subject.user_id if mine else None
     )
@@ -69,9 +68,8 @@ def list_approvals(
 
 
 @router.get("/approvals/{approval_id}", summary="An approval request")
-def get_approval(approval_id: str, subject: SubjectDep, session: SessionDep) -> ApprovalRead:
-    subject.require(Permission.CASES_READ)
-    approval = ApprovalRepository(session).get(subject, approval_id)
+def get_approval(approval_id: str, subject: CaseReader, session: SessionDep) -> ApprovalRead:
+    approval = ApprovalRepository(session).get_readable(subject, approval_id)
     return service.approval_read(session, approval)
 
 
@@ -80,9 +78,9 @@ def get_approval(approval_id: str, subject: SubjectDep, session: SessionDep) -> 
     summary="Approve or reject (a comment is required to reject); above your limit, approving forwards it up",
 )
 def decide(
-    approval_id: str, body: ApprovalDecision, subject: SubjectDep, session: SessionDep
+    approval_id: str, body: ApprovalDecision, subject: CaseWorker, session: SessionDep
 ) -> ApprovalRead:
-    approval = ApprovalRepository(session).get(subject, approval_id)
+    approval = ApprovalRepository(session).get_readable(subject, approval_id)
     return service.approval_read(session, service.decide(session, subject, approval, data=body))
 
 
@@ -99,8 +97,7 @@ def _authority_read(cell: AuthorityLimit) -> AuthorityRead:
 @router.get(
     "/approval-authority", summary="The authority matrix: the most each role may approve of each kind"
 )
-def authority_matrix(subject: SubjectDep, session: SessionDep) -> list[AuthorityRead]:
-    subject.require(Permission.CASES_READ)
+def authority_matrix(subject: CaseReader, session: SessionDep) -> list[AuthorityRead]:
     return [_authority_read(cell) for cell in ApprovalRepository(session).matrix()]
 
 
@@ -108,7 +105,7 @@ def authority_matrix(subject: SubjectDep, session: SessionDep) -> list[Authority
     "/approval-authority/{kind}/{role}", summary="Set the most a role may approve of a kind (null: no limit)"
 )
 def put_authority(
-    kind: ApprovalKind, role: Role, body: AuthorityUpdate, subject: SubjectDep, session: SessionDep
+    kind: ApprovalKind, role: Role, body: AuthorityUpdate, subject: CaseConfigurer, session: SessionDep
 ) -> AuthorityRead:
     return _authority_read(service.set_authority(session, subject, kind, role, data=body))
 
@@ -116,5 +113,5 @@ def put_authority(
 @router.delete(
     "/approval-authority/{kind}/{role}", status_code=204, summary="The role may no longer approve this kind"
 )
-def delete_authority(kind: ApprovalKind, role: Role, subject: SubjectDep, session: SessionDep) -> None:
+def delete_authority(kind: ApprovalKind, role: Role, subject: CaseConfigurer, session: SessionDep) -> None:
     service.remove_authority(session, subject, kind, role)

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import CursorResult, Select, select, update
-from sqlalchemy.orm import Session
 
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.approvals.authority import Limits
 from drivetrain.cases.models import ApprovalRequest, ApprovalStatus, AuthorityLimit, Case
 from drivetrain.cases.repository import CaseRepository
-from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 
 
 @dataclass(frozen=True)
@@ -25,19 +24,13 @@ class ApprovalFilter:
     case_id: str | None = None
 
 
-class ApprovalRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class ApprovalRepository(Repository[ApprovalRequest]):
+    model = ApprovalRequest
+    missing = "no such approval request"
 
     def readable(self, subject: AuthSubject) -> Select[ApprovalRequest]:
         cases = CaseRepository(self.session).readable(subject).with_only_columns(Case.id)
         return select(ApprovalRequest).where(ApprovalRequest.case_id.in_(cases))
-
-    def get(self, subject: AuthSubject, approval_id: str) -> ApprovalRequest:
-        found = self.session.scalar(self.readable(subject).where(ApprovalRequest.id == approval_id))
-        if found is None:
-            raise NotFound("no such approval request")
-        return found
 
     def search(
         self, subject: AuthSubject, filters: ApprovalFilter, *, cursor: str | None, limit: int

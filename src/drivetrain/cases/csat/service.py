@@ -20,6 +20,8 @@ from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases.csat.repository import SurveyRepository, token_hash
 from drivetrain.cases.csat.schemas import CaseSurveyRead, SurveyChannel, SurveyStatus
 from drivetrain.cases.models import Case, CaseHistory, CaseSurvey, CaseType
+from drivetrain.cases.notices import stored_text
+from drivetrain.cases.repository import CaseRepository
 from drivetrain.config import get_settings
 from drivetrain.customers.models import ConsentChannel
 from drivetrain.customers.service import add_timeline
@@ -79,7 +81,7 @@ def _outgoing(repo: SurveyRepository, case: Case, token: str) -> Outgoing | None
     contact = repo.wecom_contact(customer_id) if customer_id else None
     if contact is None or (customer_id and repo.declined(customer_id, ConsentChannel.WECOM)):
         return None
-    text = f"您好，您反馈的问题“{case.title}”已处理完毕。请花一分钟为本次服务打分：{link}"
+    text = stored_text("cases.stored.csat.wecom", title=case.title, link=link)
     payload = {"sender": contact.sender, "to": [contact.external_userid], "text": text, "case_id": case.id}
     return Outgoing(SurveyChannel.WECOM, WECOM_CUSTOMER_TOPIC, payload)
 
@@ -114,7 +116,7 @@ def send_survey(session: Session, case: Case) -> CaseSurvey | None:
             session,
             customer_id=case.customer_id,
             kind="case.csat_sent",
-            summary=f"满意度回访已发送：{case.title}",
+            summary=stored_text("cases.stored.timeline.csat_sent", title=case.title),
             dealer_id=case.dealer_id,
             detail={"case_id": case.id, "channel": survey.channel},
         )
@@ -150,7 +152,7 @@ def answer(session: Session, *, token: str, score: int, comment: str | None) -> 
     if not repo.mark_answered(survey.id, score=score, comment=text, at=now):
         raise Conflict("this survey was already answered")
     session.refresh(survey)
-    case = session.get(Case, survey.case_id)
+    case = CaseRepository(session).by_id(survey.case_id)
     assert case is not None  # the survey's foreign key cascades with its case
     _record_answer(session, case, survey)
     return survey
@@ -173,7 +175,7 @@ def _record_answer(session: Session, case: Case, survey: CaseSurvey) -> None:
             session,
             customer_id=case.customer_id,
             kind="case.csat",
-            summary=f"满意度评价 {survey.score} 分：{case.title}",
+            summary=stored_text("cases.stored.timeline.csat", score=survey.score, title=case.title),
             actor=SURVEY_SUBJECT,
             dealer_id=case.dealer_id,
             detail={"case_id": case.id} | detail,

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
+from drivetrain.cases.auth import CaseReportReader
 from drivetrain.cases.reports import service as reports
 from drivetrain.cases.reports.service import CaseSlaReport, GroupBy
 from drivetrain.kit import clock
@@ -27,14 +27,12 @@ def period(since: date | None, until: date | None) -> tuple[date, date]:
     summary="Cases opened, first response and resolution against the SLA, and CSAT, per dealer or owner",
 )
 def case_sla(
-    subject: SubjectDep,
+    subject: CaseReportReader,
     session: SessionDep,
     group_by: GroupBy = GroupBy.DEALER,
     since: Day = None,
     until: Day = None,
 ) -> CaseSlaReport:
-    subject.require(Permission.REPORTS_READ)
-    subject.require(Permission.CASES_READ)
     first, last = period(since, until)
     rows = reports.case_sla(session, subject, start=first, end=last, group_by=group_by)
     return CaseSlaReport(since=first, until=last, group_by=group_by, rows=rows)

@@ -1,6 +1,7 @@
 """First response and resolution against the SLA, and owner satisfaction, per dealer or per owner account.
 
-Every figure is built on ``CaseRepository.readable(subject)``, so a dealer sees only its own cases.
+Every figure is built on ``CaseRepository.readable(subject)`` (through ``CaseReportRepository``), so a
+dealer sees only its own cases.
 A case belongs to the period it was opened in (whole days, China time). Durations are wall-clock
 seconds from opening; "within SLA" compares with the due times set at intake, which already count
 business hours where the policy says so.
@@ -10,20 +11,16 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.cases.models import Case, CaseStatus, CaseSurvey
-from drivetrain.cases.repository import CaseRepository
+from drivetrain.cases.reports.repository import CaseFacts, CaseReportRepository
 from drivetrain.kit import clock
 from drivetrain.kit.periods import percent, period_bounds
-from drivetrain.org.models import Dealer
 from drivetrain.org.repository import StaffRepository
 
 
@@ -58,45 +55,6 @@ class CaseSlaReport(BaseModel):
 
 
 # ---------------------------------------------------------------- pure arithmetic
-
-
-@dataclass(frozen=True)
-class CaseFacts:
-    dealer_id: str | None
-    owner_id: str | None
-    status: str
-    created_at: datetime
-    first_response_due_at: datetime | None
-    first_responded_at: datetime | None
-    resolution_due_at: datetime | None
-    resolved_at: datetime | None
-    csat_score: int | None
-
-    @property
-    def first_response_seconds(self) -> float | None:
-        if self.first_responded_at is None:
-            return None
-        return (self.first_responded_at - self.created_at).total_seconds()
-
-    @property
-    def resolution_seconds(self) -> float | None:
-        if self.resolved_at is None:
-            return None
-        return (self.resolved_at - self.created_at).total_seconds()
-
-    @property
-    def responded_in_time(self) -> bool:
-        due, done = self.first_response_due_at, self.first_responded_at
-        return done is not None and (due is None or done <= due)
-
-    @property
-    def resolved_in_time(self) -> bool:
-        due, done = self.resolution_due_at, self.resolved_at
-        return done is not None and (due is None or done <= due)
-
-    def open_past_due(self, now: datetime) -> bool:
-        due = self.resolution_due_at
-        return self.status != CaseStatus.RESOLVED and due is not None and due <= now
 
 
 def median(values: list[float]) -> float | None:
@@ -161,45 +119,16 @@ def sla_rows(
 # ---------------------------------------------------------------- queries
 
 
-def case_facts(session: Session, subject: AuthSubject, *, start: date, end: date) -> list[CaseFacts]:
-    """The subject's cases opened in the period with their survey score: one query."""
-    since, until = period_bounds(start, end)
-    stmt = (
-        CaseRepository(session)
-        .readable(subject)
-        .where(Case.created_at >= since, Case.created_at < until)
-        .outerjoin(CaseSurvey, CaseSurvey.case_id == Case.id)
-        .with_only_columns(
-            Case.dealer_id,
-            Case.owner_id,
-            Case.status,
-            Case.created_at,
-            Case.first_response_due_at,
-            Case.first_responded_at,
-            Case.resolution_due_at,
-            Case.resolved_at,
-            CaseSurvey.score,
-        )
-    )
-    return [CaseFacts(*row) for row in session.execute(stmt)]
-
-
-def _dealer_labels(session: Session, ids: set[str]) -> dict[str, tuple[str, str]]:
-    """Code and name of dealers whose cases were read in scope (a display helper, not a read of its own)."""
-    if not ids:
-        return {}
-    rows = session.execute(select(Dealer.id, Dealer.code, Dealer.name).where(Dealer.id.in_(ids)))
-    return {dealer_id: (code, name) for dealer_id, code, name in rows}
-
-
 def case_sla(
     session: Session, subject: AuthSubject, *, start: date, end: date, group_by: GroupBy
 ) -> list[CaseSlaRow]:
-    cases = case_facts(session, subject, start=start, end=end)
+    repo = CaseReportRepository(session)
+    since, until = period_bounds(start, end)
+    cases = repo.case_facts(subject, since=since, until=until)
     dealers: dict[str, tuple[str, str]] = {}
     owners: dict[str, str] = {}
     if group_by is GroupBy.DEALER:
-        dealers = _dealer_labels(session, {c.dealer_id for c in cases if c.dealer_id})
+        dealers = repo.dealer_labels({c.dealer_id for c in cases if c.dealer_id})
     else:
         owners = StaffRepository(session).usernames({c.owner_id for c in cases if c.owner_id})
     return sla_rows(cases, group_by, dealers=dealers, owners=owners, now=clock.now())

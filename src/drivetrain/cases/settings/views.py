@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
+from drivetrain.auth.deps import SessionDep, check_csrf
 from drivetrain.auth.roles import Permission, Role
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.cases import service
@@ -18,6 +18,7 @@ from drivetrain.cases.approvals import service as approvals
 from drivetrain.cases.approvals.authority import to_cents, to_yuan
 from drivetrain.cases.approvals.repository import ApprovalRepository
 from drivetrain.cases.approvals.schemas import AuthorityUpdate
+from drivetrain.cases.auth import ConsoleCaseConfigurer, ConsoleCaseReader, ConsoleCaseReportReader
 from drivetrain.cases.models import ApprovalKind, Priority
 from drivetrain.cases.reports import service as reports
 from drivetrain.cases.reports.api import period
@@ -88,12 +89,11 @@ def _settings_page(
 @router.get("/cases/settings")
 def settings_page(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseReader,
     session: SessionDep,
     saved: Annotated[str | None, Query(max_length=10)] = None,
 ) -> HTMLResponse:
     """The SLA policy of each priority (editable with cases:configure) and the approval authority matrix."""
-    subject.require(Permission.CASES_READ)
     return _settings_page(
         request, session, subject, saved=saved if saved in {p.value for p in Priority} else None
     )
@@ -103,7 +103,7 @@ def settings_page(
 def save_policy(
     request: Request,
     priority: Priority,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseConfigurer,
     session: SessionDep,
     csrf_token: CsrfField = "",
     first_response_seconds: Annotated[str, Form(max_length=20)] = "",
@@ -113,7 +113,6 @@ def save_policy(
 ) -> Response:
     """One priority's budgets, in seconds; a bad field saves nothing and is shown beside its input."""
     check_csrf(request, csrf_token)
-    subject.require(Permission.CASES_CONFIGURE)
     typed: dict[str, Any] = {
         "first_response_seconds": first_response_seconds.strip(),
         "resolution_seconds": resolution_seconds.strip(),
@@ -209,12 +208,11 @@ def _authority_page(
 @router.get("/cases/authority")
 def authority_page(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseReader,
     session: SessionDep,
     saved: Annotated[str | None, Query(max_length=10)] = None,
 ) -> HTMLResponse:
     """The most each role may approve of each kind of request (editable with cases:configure)."""
-    subject.require(Permission.CASES_READ)
     return _authority_page(request, session, subject, saved=saved == "1")
 
 
@@ -232,13 +230,12 @@ def _wanted(typed: dict[str, Any]) -> tuple[str, AuthorityUpdate | None]:
 
 @router.post("/cases/authority")
 def save_authority(
-    request: Request, subject: ConsoleSubject, session: SessionDep, form: PostedForm
+    request: Request, subject: ConsoleCaseConfigurer, session: SessionDep, form: PostedForm
 ) -> Response:
     """The whole matrix in one form. Only cells changed on the page are written (a colleague's change to
     another cell since the page was read stays), each through the API's service, so permission and
     audit are the API's; one bad amount saves nothing and is shown beside its input."""
     check_csrf(request, form.get("csrf_token", ""))
-    subject.require(Permission.CASES_CONFIGURE)
     stored = _stored_cells(session)
     typed: dict[str, dict[str, dict[str, Any]]] = {}
     errors: dict[str, dict[str, str]] = {}
@@ -276,15 +273,13 @@ def save_authority(
 @router.get("/cases/report")
 def report_page(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleCaseReportReader,
     session: SessionDep,
     group_by: GroupBy = GroupBy.DEALER,
     since: Annotated[str | None, Query(max_length=10)] = None,
     until: Annotated[str | None, Query(max_length=10)] = None,
 ) -> HTMLResponse:
     """First response and resolution against the SLA, and CSAT, per dealer or per holder."""
-    subject.require(Permission.REPORTS_READ)
-    subject.require(Permission.CASES_READ)
     try:
         first, last = period(_day(since, "since"), _day(until, "until"))
         error = None
