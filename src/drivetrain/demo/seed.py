@@ -62,7 +62,7 @@ from drivetrain.unify.config import ResolveConfig
 from drivetrain.unify.models import ResolutionRun
 from drivetrain.unify.service import run_resolution
 
-DEALER_FILE = Path(__file__).parent / "org" / "data" / "dealers_changan_ford_2018.json"
+DEALER_FILE = Path(__file__).parent.parent / "org" / "data" / "dealers_changan_ford_2018.json"
 DEMO_PASSWORD = "drivetrain-demo"
 BATCH = 5_000
 MOBILE_PREFIXES = [
@@ -654,7 +654,7 @@ def _phones_of_store(session: Session, dealer: Dealer, limit: int) -> list[str]:
     return [phone for phone in phones if phone]
 
 
-COMPLAINTS = Path(__file__).parent / "cases" / "classify" / "data" / "complaints_zh.csv"
+COMPLAINTS = Path(__file__).parent.parent / "cases" / "classify" / "data" / "complaints_zh.csv"
 CASE_CHANNELS = (Channel.HOTLINE, Channel.WECOM, Channel.MINI_PROGRAM, Channel.APP, Channel.WEIBO)
 
 
