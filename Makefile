@@ -35,7 +35,7 @@ serve: $(STAMP)
 ## make test: the whole suite (PostgreSQL too when DRIVETRAIN_TEST_DATABASE_URL is set; browser tests need chromium)
 test: $(TEST_STAMP) lint
 	$(BIN)/python tests/e2e/ensure_chromium.py
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -3,27 +3,33 @@ per test rolled back at the end, the shared world, API clients per role, and the
 
 from __future__ import annotations
 
+import functools
 import os
+import random
+import sqlite3
 import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Table, insert, select, text, tuple_, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+import drivetrain.models  # noqa: F401 - registers every table, for table_rows
+from drivetrain import app as app_module
 from drivetrain import migrate
 from drivetrain.app import create_app
 from drivetrain.auth import service as auth_service
 from drivetrain.auth.deps import SESSION_COOKIE
-from drivetrain.db import Database, open_database, unit_of_work, use_database
+from drivetrain.db import Base, Database, open_database, unit_of_work, use_database
 from drivetrain.jobs.worker import Sweeper, Worker
 from drivetrain.kit import clock
 from drivetrain.org import directory
@@ -82,6 +88,78 @@ def world_database(backend: str, *, prefix: str) -> Iterator[str]:
         if schema and PG_URL:
             drop_pg_schema(PG_URL, schema)
         tmp.cleanup()
+
+
+Rows = dict[str, dict[tuple[Any, ...], tuple[Any, ...]]]
+
+
+def table_rows(db: Database) -> Rows:
+    """Every row of every table, by primary key."""
+    with db.session(write=False) as session:
+        return {
+            table.name: {_key(table, row): tuple(row) for row in session.execute(select(table))}
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def _key(table: Table, row: Any) -> tuple[Any, ...]:
+    return tuple(row._mapping[column] for column in table.primary_key.columns)
+
+
+def _values(table: Table, row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(table.columns.keys(), row, strict=True))
+
+
+def restore_rows(db: Database, before: Rows) -> None:
+    """Put every table back as ``before`` had it: rows the test deleted come back, rows it changed get
+    their values back, rows it added go (children first, so foreign keys hold throughout)."""
+    after = table_rows(db)
+    tables = Base.metadata.sorted_tables
+    with unit_of_work(db) as session:
+        for table in tables:
+            gone = [row for key, row in before[table.name].items() if key not in after[table.name]]
+            if gone:
+                session.execute(insert(table), [_values(table, row) for row in gone])
+        for table in tables:
+            keys = table.primary_key.columns
+            for key, row in before[table.name].items():
+                if after[table.name].get(key, row) != row:
+                    match = tuple_(*keys) == key
+                    session.execute(update(table).where(match).values(_values(table, row)))
+        for table in reversed(tables):
+            added = [key for key in after[table.name] if key not in before[table.name]]
+            if added:
+                session.execute(table.delete().where(tuple_(*table.primary_key.columns).in_(added)))
+    assert table_rows(db) == before, "a table is not as it was"
+
+
+class CommittedWorld(NamedTuple):
+    db: Database
+    rows: Rows
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def committed_world(request: pytest.FixtureRequest) -> Iterator[CommittedWorld]:
+    """A database holding the world with real commits, built once per module and backend."""
+    with world_database(request.param, prefix="drivetrain-module-") as url:
+        db = open_database(url)
+        yield CommittedWorld(db, table_rows(db))
+        db.dispose()
+
+
+@pytest.fixture
+def restored_db(committed_world: CommittedWorld) -> Iterator[Database]:
+    """Like ``committed_db`` (real commits, workers at the same time), but on the module's database: what
+    the test committed is undone after it, in a fraction of the seconds a freshly migrated world costs."""
+    db = committed_world.db
+    use_database(db)
+    directory.invalidate()
+    try:
+        yield db
+    finally:
+        use_database(None)
+        directory.invalidate()
+        restore_rows(db, committed_world.rows)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -148,9 +226,23 @@ def world(session: Session) -> World:
     return load_world(session)
 
 
+def built_app() -> FastAPI:
+    """The application, built once per session: building it takes a good part of a second (every router,
+    every response model), and it keeps no state of a test's (cookies and headers live in each TestClient,
+    the database is the process-wide one each test pins). A test that swaps ``create_app`` gets its own."""
+    if create_app is not app_module.create_app:
+        return create_app()
+    return _the_app()
+
+
+@functools.cache
+def _the_app() -> FastAPI:
+    return create_app()
+
+
 @pytest.fixture
 def app(db: Database) -> TestClient:
-    return TestClient(create_app())
+    return TestClient(built_app())
 
 
 @pytest.fixture
@@ -162,7 +254,7 @@ def client_for(db: Database, world: World, session: Session):  # type: ignore[no
             session, world.subject("hq_admin"), user=world.users[username], name="t"
         )
         session.commit()
-        client = TestClient(create_app())
+        client = TestClient(built_app())
         client.headers["Authorization"] = f"Bearer {plain}"
         return client
 
@@ -202,3 +294,43 @@ def console(app: TestClient, session: Session, world: World):  # type: ignore[no
         return Console(client, stored.csrf_token)
 
     return sign_in
+
+
+DEMO_NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class DemoBase(NamedTuple):
+    """A demo network with its staff and ``customers`` customers, seeded from ``seed`` into ``path``."""
+
+    path: Path
+    seed: int
+    customers: int
+
+
+def seed_demo_base(path: Path, *, seed: int, customers: int) -> Database:
+    """What every demo starts from: the dealer network, its staff, then the customers and their cars."""
+    from drivetrain.demo import seed as demo
+
+    db = open_database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    rng = random.Random(seed)
+    stores = demo.seed_world(db, rng=rng)
+    demo.seed_customers(db, stores, count=customers, rng=rng, now=DEMO_NOW)
+    return db
+
+
+@pytest.fixture(scope="session")
+def demo_base(tmp_path_factory: pytest.TempPathFactory) -> DemoBase:
+    """The demo's base, seeded once per session (seeding the network takes seconds); a test adding to it
+    works on a copy (``copy_demo_base``). Modules using it share the xdist group "demo" so that one
+    worker seeds it."""
+    base = DemoBase(tmp_path_factory.mktemp("demo-base") / "base.db", seed=11, customers=800)
+    seed_demo_base(base.path, seed=base.seed, customers=base.customers).dispose()
+    return base
+
+
+def copy_demo_base(base: DemoBase, path: Path) -> Database:
+    """A database of its own holding the demo base, copied in milliseconds rather than seeded again."""
+    with closing(sqlite3.connect(base.path)) as source, closing(sqlite3.connect(path)) as target:
+        source.backup(target)
+    return open_database(f"sqlite:///{path}")

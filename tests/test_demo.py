@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
+import pytest
 from sqlalchemy import func, select
 
-from drivetrain import migrate
 from drivetrain.auth.models import User
 from drivetrain.cases.models import ApprovalRequest, Case, CaseHistory, CaseSurvey
 from drivetrain.customers.models import Customer, CustomerTag, Tag, TimelineEvent, Vehicle
@@ -22,17 +24,40 @@ from drivetrain.kit.vin import normalize_vin
 from drivetrain.leads.models import Lead
 from drivetrain.sources.models import SourceRecord
 from drivetrain.sources.normalizers import EVENT_KINDS
+from drivetrain.unify.models import ResolutionRun
+from tests.conftest import DEMO_NOW, DemoBase, copy_demo_base, seed_demo_base
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
+NOW = DEMO_NOW
+WEDNESDAY_AFTERNOON = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
+
+# One worker seeds the demo base for this module and tests/quality/test_demo_seed.py.
+pytestmark = pytest.mark.xdist_group("demo")
 
 
-def _seeded(path: Path, *, seed: int, customers: int) -> Database:
-    db = open_database(f"sqlite:///{path}")
-    migrate.upgrade(db)
-    rng = random.Random(seed)
-    stores = demo.seed_world(db, rng=rng)
-    demo.seed_customers(db, stores, count=customers, rng=rng, now=NOW)
-    return db
+class DemoWorld(NamedTuple):
+    """The whole demo, and what its seeding reported: the customers before the sources came, the run."""
+
+    db: Database
+    customers_before_sources: int
+    run: ResolutionRun
+
+
+@pytest.fixture(scope="module")
+def demo_world(demo_base: DemoBase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
+    """The demo as ``drivetrain demo`` seeds it (leads, cases, their follow-up, then the sources), seeded
+    once for this module: its tests only read it. The cases are opened up to a Wednesday afternoon, so
+    the escalation sweep has moved the older ones up the ladder in business hours."""
+    db = copy_demo_base(demo_base, tmp_path_factory.mktemp("demo-world") / "world.db")
+    demo.seed_leads(db, count=120, rng=random.Random(11), now=NOW)
+    demo.seed_cases(db, count=80, rng=random.Random(11), now=WEDNESDAY_AFTERNOON)
+    demo.seed_case_follow_up(db, rng=random.Random(11), now=WEDNESDAY_AFTERNOON)
+    with db.session(write=False) as session:
+        before = session.scalar(
+            select(func.count()).select_from(Customer).where(Customer.source != "resolution")
+        )
+    run = demo.seed_sources(db, rng=random.Random(11), now=NOW, people=1000)  # the DMS knows every car
+    yield DemoWorld(db, before or 0, run)
+    db.dispose()
 
 
 def _fingerprint(db: Database) -> list[tuple[str, str | None, str | None]]:
@@ -45,12 +70,12 @@ def _fingerprint(db: Database) -> list[tuple[str, str | None, str | None]]:
         return [tuple(row) for row in rows]
 
 
-def test_same_seed_same_world_and_valid_identifiers(tmp_path: Path) -> None:
-    first = _seeded(tmp_path / "a.db", seed=7, customers=300)
-    second = _seeded(tmp_path / "b.db", seed=7, customers=300)
+def test_same_seed_same_world_and_valid_identifiers(demo_base: DemoBase, tmp_path: Path) -> None:
+    first = open_database(f"sqlite:///{demo_base.path}")
+    second = seed_demo_base(tmp_path / "again.db", seed=demo_base.seed, customers=demo_base.customers)
     assert _fingerprint(first) == _fingerprint(second)
-    with first.session(write=False) as session:
-        assert session.scalar(select(func.count()).select_from(Customer)) == 300
+    with second.session(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == demo_base.customers
         vehicles = session.execute(select(Vehicle.vin, Vehicle.plate)).all()
         phones = session.scalars(select(Customer.primary_phone)).all()
         roles = dict(session.execute(select(User.role, func.count()).group_by(User.role)).all())
@@ -63,9 +88,8 @@ def test_same_seed_same_world_and_valid_identifiers(tmp_path: Path) -> None:
     second.dispose()
 
 
-def test_reporting_lines_reach_the_ceo(tmp_path: Path) -> None:
-    db = _seeded(tmp_path / "c.db", seed=1, customers=0)
-    with db.session(write=False) as session:
+def test_reporting_lines_reach_the_ceo(demo_world: DemoWorld) -> None:
+    with demo_world.db.session(write=False) as session:
         managers = dict(session.execute(select(User.id, User.manager_id)).all())
         names = dict(session.execute(select(User.id, User.username)).all())
         consultant = session.scalar(select(User.id).where(User.role == "sales_consultant").limit(1))
@@ -76,14 +100,10 @@ def test_reporting_lines_reach_the_ceo(tmp_path: Path) -> None:
         current = managers[current]
     assert chain[0].startswith("sc_") and chain[1].startswith("sm_") and chain[2].startswith("region_")
     assert chain[-2:] == ["ops_head", "ceo"]
-    db.dispose()
 
 
-def test_demo_cases_have_climbed_the_ladder(tmp_path: Path) -> None:
-    db = _seeded(tmp_path / "cases.db", seed=5, customers=300)
-    wednesday_afternoon = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
-    demo.seed_cases(db, count=60, rng=random.Random(5), now=wednesday_afternoon)
-    with db.session(write=False) as session:
+def test_demo_cases_have_climbed_the_ladder(demo_world: DemoWorld) -> None:
+    with demo_world.db.session(write=False) as session:
         open_levels = dict(
             session.execute(select(Case.id, Case.escalation_level).where(Case.status == "open")).all()
         )
@@ -92,30 +112,23 @@ def test_demo_cases_have_climbed_the_ladder(tmp_path: Path) -> None:
     assert len(set(open_levels.values())) >= 2, open_levels  # older cases have moved up, newer not yet
     assert {"open", "waiting_customer", "resolved"} <= statuses
     assert {case for case, level in open_levels.items() if level > 0} <= escalated  # each climb is in history
-    db.dispose()
 
 
-def test_demo_cases_carry_approvals_and_answered_surveys(tmp_path: Path) -> None:
-    db = _seeded(tmp_path / "follow_up.db", seed=6, customers=300)
-    wednesday_afternoon = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)
-    demo.seed_cases(db, count=80, rng=random.Random(6), now=wednesday_afternoon)
-    demo.seed_case_follow_up(db, rng=random.Random(6), now=wednesday_afternoon)
-    with db.session(write=False) as session:
+def test_demo_cases_carry_approvals_and_answered_surveys(demo_world: DemoWorld) -> None:
+    with demo_world.db.session(write=False) as session:
         decided = list(session.scalars(select(ApprovalRequest.status)))
         surveys = session.execute(select(func.count(), func.count(CaseSurvey.score))).one()
     assert decided.count("approved") == (len(decided) + 1) // 2 > 0  # every other request is decided
     sent, answered = surveys
     assert sent > 0 and 0 < answered <= sent
-    db.dispose()
 
 
-def test_demo_sources_resolve_onto_the_demo_customers(tmp_path: Path) -> None:
+def test_demo_sources_resolve_onto_the_demo_customers(demo_world: DemoWorld) -> None:
     """The demo's DMS, insurer, finance, used-car and WeCom records link to the customers they are
     about (written with Traditional names, salutations and formatted phones), their events reach
     those customers' timelines, and owners registered at a second store wait in the review queue."""
-    db = _seeded(tmp_path / "sources.db", seed=8, customers=300)
-    run = demo.seed_sources(db, rng=random.Random(8), now=NOW, people=200)
-    with db.session(write=False) as session:
+    run = demo_world.run
+    with demo_world.db.session(write=False) as session:
         linked = session.execute(
             select(func.count(), func.count(SourceRecord.customer_id)).select_from(SourceRecord)
         ).one()
@@ -135,22 +148,17 @@ def test_demo_sources_resolve_onto_the_demo_customers(tmp_path: Path) -> None:
     assert records > 400 and with_customer == records
     assert run.customers_created <= records * 0.05  # nearly every record found its demo customer
     assert on_timelines and on_timelines > records * 0.5
-    assert people == 300 + demo.DUPLICATE_REGISTRATIONS  # the owners registered twice are not merged…
+    # the owners registered twice are not merged…
+    assert people == demo_world.customers_before_sources + demo.DUPLICATE_REGISTRATIONS
     assert run.review_pairs >= demo.DUPLICATE_REGISTRATIONS  # …but queued for a person to decide
     assert expiring  # the renewal campaign's list is there from the start
-    db.dispose()
 
 
-def test_each_sold_car_has_one_purchase_on_its_owners_timeline(tmp_path: Path) -> None:
+def test_each_sold_car_has_one_purchase_on_its_owners_timeline(demo_world: DemoWorld) -> None:
     """The sale is the DMS's to tell: each car shows one purchase on its owner's timeline, and no other
     event tells the sale again (the demo used to write its own "vehicle.purchased" beside the DMS's).
     Every kind the whole demo writes has a label in both languages."""
-    db = _seeded(tmp_path / "purchases.db", seed=9, customers=120)
-    demo.seed_leads(db, count=15, rng=random.Random(9), now=NOW)
-    demo.seed_cases(db, count=10, rng=random.Random(9), now=NOW)
-    demo.seed_case_follow_up(db, rng=random.Random(9), now=NOW)
-    demo.seed_sources(db, rng=random.Random(9), now=NOW, people=1000)  # the DMS knows every car
-    with db.session(write=False) as session:
+    with demo_world.db.session(write=False) as session:
         cars = session.execute(select(Vehicle.id, Vehicle.vin, Vehicle.owner_id)).all()
         events = session.execute(
             select(TimelineEvent.customer_id, TimelineEvent.kind, TimelineEvent.detail)
@@ -173,17 +181,13 @@ def test_each_sold_car_has_one_purchase_on_its_owners_timeline(tmp_path: Path) -
     kinds = {kind for _, kind, _ in events}
     for locale in LOCALES:
         assert not sorted(k for k in kinds if f"timeline.kind.{k}" not in catalog(locale)), locale
-    db.dispose()
 
 
-def test_the_showcase_logins_open_onto_their_own_work(tmp_path: Path) -> None:
+def test_the_showcase_logins_open_onto_their_own_work(demo_world: DemoWorld) -> None:
     """The store the printed demo logins are around has its share of the leads and cases: its first
     consultant's inbox, its advisor's and its manager's case lists are not empty, and every returning
     customer's lead there is a different person."""
-    db = _seeded(tmp_path / "showcase.db", seed=11, customers=800)
-    demo.seed_leads(db, count=120, rng=random.Random(11), now=NOW)
-    demo.seed_cases(db, count=80, rng=random.Random(11), now=NOW)
-    with db.session(write=False) as session:
+    with demo_world.db.session(write=False) as session:
         store = demo.showcase_dealer(session)
         assert store is not None
         code = store.code.lower()
@@ -195,4 +199,3 @@ def test_the_showcase_logins_open_onto_their_own_work(tmp_path: Path) -> None:
     assert Counter(consultant for _, consultant in leads)[staff[f"sc_{code}_1"]] >= 3
     assert len({customer for customer, _ in leads}) >= len(leads) * 0.8  # nearly all a different person
     assert holders[staff[f"sa_{code}_1"]] + holders[staff[f"sm_{code}"]] >= 3
-    db.dispose()

@@ -143,18 +143,18 @@ def test_a_full_run_in_chunks_gives_what_one_pass_gives(
 
 
 def test_other_writers_get_in_between_chunks(
-    committed_db: Database, now: datetime, chunk_of_three: int
+    restored_db: Database, now: datetime, chunk_of_three: int
 ) -> None:
     """After each chunk the write lock is free: another process takes SQLite's at once (no busy wait),
     this process's single writer connection is free, and the cursor is committed, seen from outside."""
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         add_customers(session)
-    ids = customer_ids(committed_db)
-    path = sqlite_path(committed_db.url)
+    ids = customer_ids(restored_db)
+    path = sqlite_path(restored_db.url)
     cursors: list[str | None] = []
 
     def other_writers(_session: Session) -> None:
-        if committed_db.dialect == "sqlite":
+        if restored_db.dialect == "sqlite":
             assert path is not None
             elsewhere = sqlite3.connect(path, timeout=0, isolation_level=None)
             try:
@@ -166,27 +166,27 @@ def test_other_writers_get_in_between_chunks(
                 elsewhere.execute("COMMIT")
             finally:
                 elsewhere.close()
-        with unit_of_work(committed_db) as other:
+        with unit_of_work(restored_db) as other:
             other.add(Tag(name=f"线索写入{len(cursors)}", kind=tags.TagKind.MANUAL))
             cursors.append(other.scalars(select(SegmentRun.full_cursor)).one())
 
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         result = recompute(session, between_chunks=other_writers)
     chunks = math.ceil(len(ids) / chunk_of_three)
     assert cursors == [ids[n * chunk_of_three - 1] for n in range(1, chunks)]
     assert result.full and not result.skipped and result.customers == len(ids)
-    assert run_row(committed_db).full_cursor is None
-    with committed_db.session(write=False) as session:
+    assert run_row(restored_db).full_cursor is None
+    with restored_db.session(write=False) as session:
         written = session.scalars(select(Tag.name).where(Tag.name.like("线索写入%"))).all()
     assert len(written) == chunks - 1
 
 
 def test_a_run_that_died_half_way_is_finished_by_the_next(
-    committed_db: Database, now: datetime, chunk_of_three: int, monkeypatch: pytest.MonkeyPatch
+    restored_db: Database, now: datetime, chunk_of_three: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         add_customers(session)
-    ids = customer_ids(committed_db)
+    ids = customer_ids(restored_db)
     real_sync = tiers.sync_tiers
     calls = count()
 
@@ -196,77 +196,77 @@ def test_a_run_that_died_half_way_is_finished_by_the_next(
         return real_sync(*args, **kwargs)
 
     monkeypatch.setattr(tiers, "sync_tiers", dies_in_the_second_chunk)
-    with pytest.raises(RuntimeError), unit_of_work(committed_db) as session:
+    with pytest.raises(RuntimeError), unit_of_work(restored_db) as session:
         recompute(session, between_chunks=no_pause)
     monkeypatch.setattr(tiers, "sync_tiers", real_sync)
 
     # The first chunk stays done, the second left nothing behind (its tags were rolled back with it).
-    run = run_row(committed_db)
+    run = run_row(restored_db)
     assert (run.full_cursor, run.as_of) == (ids[chunk_of_three - 1], now)
-    with committed_db.session(write=False) as session:
+    with restored_db.session(write=False) as session:
         valued = set(session.scalars(select(CustomerValue.customer_id)))
         tagged = set(session.scalars(select(CustomerTag.customer_id).join(Tag).where(Tag.kind == "rule")))
     assert valued <= set(ids[:chunk_of_three]) and tagged <= set(ids[:chunk_of_three])
     assert valued  # the first chunk's non-merged customers have their tier
 
     # Within its claim nobody resumes it; an incremental run does not start from its watermark.
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         assert recompute(session).skipped
     clock.advance(LEASE)
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         resumed = recompute(session, between_chunks=no_pause)  # what the worker's sweeper calls
     assert resumed.full and not resumed.skipped
     assert (resumed.customers, resumed.as_of) == (len(ids) - chunk_of_three, now)
-    assert run_row(committed_db).full_cursor is None
-    with committed_db.session(write=False) as session:
+    assert run_row(restored_db).full_cursor is None
+    with restored_db.session(write=False) as session:
         finished = snapshot(session)
-    assert finished == one_pass(committed_db, monkeypatch)
+    assert finished == one_pass(restored_db, monkeypatch)
 
 
 def test_a_second_worker_skips_a_run_under_way(
-    committed_db: Database, now: datetime, chunk_of_three: int, monkeypatch: pytest.MonkeyPatch
+    restored_db: Database, now: datetime, chunk_of_three: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         add_customers(session)
-    ids = customer_ids(committed_db)
+    ids = customer_ids(restored_db)
     second: list[RecomputeResult] = []
 
     def second_worker(_session: Session) -> None:
-        with unit_of_work(committed_db) as other:
+        with unit_of_work(restored_db) as other:
             second.append(recompute(other, between_chunks=no_pause))
 
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         first = recompute(session, between_chunks=second_worker)
     assert not first.skipped and first.customers == len(ids)
     assert len(second) == math.ceil(len(ids) / chunk_of_three) - 1
     assert all(r.skipped and r.customers == 0 for r in second)
-    with committed_db.session(write=False) as session:
-        assert snapshot(session) == one_pass(committed_db, monkeypatch)
+    with restored_db.session(write=False) as session:
+        assert snapshot(session) == one_pass(restored_db, monkeypatch)
 
 
 def test_an_explicit_full_run_takes_over_and_the_one_it_replaced_stops(
-    committed_db: Database, now: datetime, chunk_of_three: int
+    restored_db: Database, now: datetime, chunk_of_three: int
 ) -> None:
     """HQ saving a rule mid-run: its full run starts afresh; the worker's stops at its next chunk."""
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         add_customers(session)
-    ids = customer_ids(committed_db)
+    ids = customer_ids(restored_db)
     took_over: list[RecomputeResult] = []
 
     def hq_saves_a_rule(_session: Session) -> None:
         if not took_over:
-            with unit_of_work(committed_db) as other:
+            with unit_of_work(restored_db) as other:
                 tags.update_rule(
                     other, SYSTEM, tags.Rule.INSURANCE_EXPIRING, params={"within_days": 5}, enabled=True
                 )
                 took_over.append(recompute(other, full=True, between_chunks=no_pause))
 
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         replaced = recompute(session, between_chunks=hq_saves_a_rule)
     assert replaced.skipped and replaced.customers == chunk_of_three
     assert not took_over[0].skipped and took_over[0].customers == len(ids)
-    assert run_row(committed_db).full_cursor is None
-    with committed_db.session(write=False) as session:
+    assert run_row(restored_db).full_cursor is None
+    with restored_db.session(write=False) as session:
         insured = session.scalars(
             select(CustomerTag.customer_id)
             .join(Tag)
@@ -276,18 +276,18 @@ def test_an_explicit_full_run_takes_over_and_the_one_it_replaced_stops(
 
 
 def test_two_workers_at_once_recompute_each_customer_once(
-    committed_db: Database, now: datetime, monkeypatch: pytest.MonkeyPatch
+    restored_db: Database, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(segments_tasks, "CHUNK_CUSTOMERS", 2)
-    with unit_of_work(committed_db) as session:
+    with unit_of_work(restored_db) as session:
         add_customers(session)
-    ids = customer_ids(committed_db)
+    ids = customer_ids(restored_db)
     results: list[RecomputeResult] = []
     start = threading.Barrier(2)
 
     def worker() -> None:
         start.wait()
-        with unit_of_work(committed_db) as session:
+        with unit_of_work(restored_db) as session:
             results.append(recompute(session))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
@@ -299,6 +299,6 @@ def test_two_workers_at_once_recompute_each_customer_once(
     full = [r for r in results if r.full and not r.skipped]
     # The other one skipped, or came after the full run and ran incrementally from its watermark.
     assert len(full) == 1 and full[0].customers == len(ids)
-    assert run_row(committed_db).full_cursor is None
-    with committed_db.session(write=False) as session:
-        assert snapshot(session) == one_pass(committed_db, monkeypatch)
+    assert run_row(restored_db).full_cursor is None
+    with restored_db.session(write=False) as session:
+        assert snapshot(session) == one_pass(restored_db, monkeypatch)

@@ -6,25 +6,23 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
-from drivetrain import migrate
 from drivetrain.cases.models import Case
-from drivetrain.db import open_database
-from drivetrain.demo import seed as demo
 from drivetrain.demo.quality import seed_defect_signals
 from drivetrain.org.models import Series
 from drivetrain.quality.models import DefectAlert
+from tests.conftest import DemoBase, copy_demo_base
 
 NOW = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)
 
+# The demo base is seeded once, by the worker that runs tests/test_demo.py as well.
+pytestmark = pytest.mark.xdist_group("demo")
 
-def test_the_demo_raises_one_alert_on_eight_cars(tmp_path: Path) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'demo.db'}")
-    migrate.upgrade(db)
-    rng = random.Random(11)
-    stores = demo.seed_world(db, rng=rng)
-    demo.seed_customers(db, stores, count=600, rng=rng, now=NOW)
+
+def test_the_demo_raises_one_alert_on_eight_cars(demo_base: DemoBase, tmp_path: Path) -> None:
+    db = copy_demo_base(demo_base, tmp_path / "demo.db")
     series = seed_defect_signals(db, rng=random.Random(11), now=NOW)
     with db.session(write=False) as session:
         alerts = session.execute(
