@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 
 from drivetrain.auth.models import User
 from drivetrain.auth.roles import Role, Scope
@@ -283,12 +282,6 @@ class CaseHistoryRepository(Repository[CaseHistory]):
     """A case's history is read with its case (``CaseRepository.history``); the sweep writes it in bulk."""
 
     model = CaseHistory
-
-    def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """One INSERT whatever the rows hold: with ``render_nulls`` the ORM keeps a None (a skipped rung has
-        no owners) in the statement instead of splitting the batch wherever the None columns change."""
-        if rows:
-            self.session.execute(insert(CaseHistory).execution_options(render_nulls=True), list(rows))
 
 
 class CorrectionRepository(Repository[ClassificationCorrection]):

@@ -52,9 +52,11 @@ class Repository(Generic[M]):
         return row
 
     def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """One INSERT for many rows: history, timeline, events, outbox written by a sweep."""
+        """One INSERT for many rows: history, timeline, events, outbox written by a sweep. With
+        ``render_nulls`` a None stays in the statement, so the ORM does not split the batch wherever the
+        pattern of None columns changes (a case with no dealer beside one with a dealer)."""
         if rows:
-            self.session.execute(insert(self.model), list(rows))
+            self.session.execute(insert(self.model).execution_options(render_nulls=True), list(rows))
 
     def update_many(self, ids: Iterable[str], **values: Any) -> int:
         """Set the same values on the rows with these ids; how many rows changed."""
