@@ -245,7 +245,8 @@ def test_only_hq_identity_managers_run_resolution(session: Session, world: World
 
 def _snapshot(session: Session, customer_id: str) -> dict[str, Any]:
     """What a merge touches of a customer: golden fields and every row that points at them."""
-    from drivetrain.unify.merge import GOLDEN_FIELDS, customer_references
+    from drivetrain.unify.merge import GOLDEN_FIELDS
+    from drivetrain.unify.repository import customer_references
 
     session.expire_all()
     customer = session.get(Customer, customer_id)

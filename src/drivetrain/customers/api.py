@@ -47,6 +47,7 @@ from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.validators import Text
 from drivetrain.kit.vin import normalize_vin
 from drivetrain.org.repository import DealerRepository, StaffRepository
+from drivetrain.sources.repository import SourceRepository
 
 router = APIRouter(tags=["customers"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -155,7 +156,13 @@ def timeline(
     limit: Limit = 50,
 ) -> Page[TimelineEventRead]:
     subject.require(Permission.CUSTOMERS_READ)
-    filters = TimelineFilter.checked(groups=group or [], source=source, since=since, until=until)
+    filters = TimelineFilter.checked(
+        groups=group or [],
+        source=source,
+        since=since,
+        until=until,
+        records_of=SourceRepository(session).record_ids_named,
+    )
     repo = CustomerRepository(session)
     customer = repo.get(subject, customer_id)
     rows = repo.timeline(customer.id, kinds=kind, filters=filters, cursor=cursor, limit=limit)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, false, func, not_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from drivetrain.auth.scope import scoped
@@ -29,7 +30,6 @@ from drivetrain.kit.ids import is_id
 from drivetrain.kit.pagination import keyset
 from drivetrain.kit.repository import Repository
 from drivetrain.org.models import Dealer, Series
-from drivetrain.sources.models import Source, SourceRecord
 
 TIMELINE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "sales": (("purchase",), ("lead.", "vehicle.")),
@@ -71,12 +71,22 @@ class TimelineFilter:
     source: str | None = None
     since: date | None = None
     until: date | None = None
+    source_records: Select[tuple[str]] | None = None
+    """The ids of the records of the source system named ``source``: customers knows no source
+    system, so whoever names one (an edge module) asks ``sources`` for them (see ``checked``)."""
 
     @classmethod
     def checked(
-        cls, *, groups: Sequence[str], source: str | None, since: date | None, until: date | None
+        cls,
+        *,
+        groups: Sequence[str],
+        source: str | None,
+        since: date | None,
+        until: date | None,
+        records_of: Callable[[str], Select[tuple[str]]],
     ) -> TimelineFilter:
-        """Known groups only, and a day range that runs forward."""
+        """Known groups only, and a day range that runs forward; ``records_of`` gives the ids of a
+        source system's records by its name."""
         unknown = sorted(set(groups) - set(GROUPS))
         if unknown:
             raise InvalidInput("group", f"unknown group {unknown[0]!r}; groups: {', '.join(GROUPS)}")
@@ -85,7 +95,9 @@ class TimelineFilter:
                 raise InvalidInput(name, f"a day from {TIMELINE_DAYS[0]} to {TIMELINE_DAYS[1]}")
         if since and until and until < since:
             raise InvalidInput("until", "the range ends before it starts")
-        return cls(groups=tuple(groups), source=source or None, since=since, until=until)
+        source = source or None
+        records = records_of(source) if source and source != OWN_SOURCE else None
+        return cls(groups=tuple(groups), source=source, since=since, until=until, source_records=records)
 
 
 def china_day_start(day: date) -> datetime:
@@ -188,6 +200,21 @@ class CustomerRepository:
         )
         return {number: customer for number, customer in self.session.execute(stmt)}
 
+    def contact_keys(self, customer_id: str) -> set[tuple[str, str]]:
+        """(kind, value) of each of the customer's contact points."""
+        stmt = select(ContactPoint.kind, ContactPoint.value).where(ContactPoint.customer_id == customer_id)
+        return {(kind, value) for kind, value in self.session.execute(stmt)}
+
+    def remove_contacts(self, customer_id: str, keys: Sequence[tuple[str, str]]) -> None:
+        for kind, value in keys:
+            self.session.execute(
+                delete(ContactPoint).where(
+                    ContactPoint.customer_id == customer_id,
+                    ContactPoint.kind == kind,
+                    ContactPoint.value == value,
+                )
+            )
+
     def count_at_dealer(self, subject: AuthSubject, dealer_id: str) -> int:
         stmt = self.readable(subject).where(Customer.dealer_id == dealer_id)
         return self.session.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0
@@ -242,12 +269,8 @@ class CustomerRepository:
             stmt = stmt.where(or_(kind_match, *(_in_group(group) for group in filters.groups)))
         if filters.source == OWN_SOURCE:
             stmt = stmt.where(TimelineEvent.source_record_id.is_(None))
-        elif filters.source:
-            stmt = (
-                stmt.join(SourceRecord, SourceRecord.id == TimelineEvent.source_record_id)
-                .join(Source, Source.id == SourceRecord.source_id)
-                .where(Source.name == filters.source)
-            )
+        elif filters.source_records is not None:
+            stmt = stmt.where(TimelineEvent.source_record_id.in_(filters.source_records))
         if filters.since:
             stmt = stmt.where(TimelineEvent.at >= china_day_start(filters.since))
         if filters.until:
@@ -259,19 +282,6 @@ class CustomerRepository:
             )
         stmt = stmt.order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc()).limit(limit + 1)
         return list(self.session.scalars(stmt))
-
-    def timeline_sources(self, customer_id: str) -> list[str]:
-        """The source systems whose records are on this customer's timeline, by name."""
-        return list(
-            self.session.scalars(
-                select(Source.name)
-                .join(SourceRecord, SourceRecord.source_id == Source.id)
-                .join(TimelineEvent, TimelineEvent.source_record_id == SourceRecord.id)
-                .where(TimelineEvent.customer_id == customer_id)
-                .group_by(Source.name)
-                .order_by(Source.name)
-            )
-        )
 
     def dealer_labels(self, dealer_ids: set[str]) -> dict[str, tuple[str, str]]:
         """``{dealer_id: (code, name)}`` for display next to rows already read in scope."""
@@ -288,6 +298,16 @@ class TimelineRepository(Repository[TimelineEvent]):
     readable customer (``CustomerRepository.timeline``)."""
 
     model = TimelineEvent
+
+    def delete_many(self, ids: Sequence[str]) -> None:
+        if ids:
+            stmt = delete(TimelineEvent).where(TimelineEvent.id.in_(ids))
+            self.session.execute(stmt, execution_options={"synchronize_session": False})
+
+    def replace_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rewrite whole rows by id (each mapping holds ``id`` and the columns to set): one statement."""
+        if rows:
+            self.session.execute(update(TimelineEvent), list(rows))
 
 
 class VehicleRepository:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,50 @@ def add_timeline_many(session: Session, entries: list[TimelineEntry]) -> None:
         for e in entries
     ]
     TimelineRepository(session).insert_many(rows)
+
+
+@dataclass(frozen=True)
+class TimelineChanges:
+    """What a projection of source records changes on timelines: rows to insert (with their ids and
+    ``source_record_id``), rows to rewrite (``id`` and the columns that change) and ids to delete."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.inserts) + len(self.updates) + len(self.deletes)
+
+
+def replace_source_timeline(session: Session, changes: TimelineChanges) -> None:
+    """Apply a chunk of ``sources.events``' projection in at most three statements: the events that
+    source records put on timelines are kept in step with the records by their source."""
+    timeline = TimelineRepository(session)
+    timeline.delete_many(changes.deletes)
+    timeline.insert_many(changes.inserts)
+    timeline.replace_many(changes.updates)
+
+
+def add_resolved_customers(session: Session, count: int, *, name: str) -> list[str]:
+    """``count`` new HQ-held customers for clusters of source records nobody holds yet (identity
+    resolution), in order; their golden records fill them in. Their ids, known before the flush."""
+    customers = [Customer(id=new_id(), name=name, source="resolution", provenance={}) for _ in range(count)]
+    session.add_all(customers)
+    return [customer.id for customer in customers]
+
+
+def contact_keys(session: Session, customer_id: str) -> set[tuple[str, str]]:
+    """(kind, value) of each of the customer's contact points."""
+    return CustomerRepository(session).contact_keys(customer_id)
+
+
+def replace_contacts(
+    session: Session, customer_id: str, *, remove: Sequence[tuple[str, str]], add: Sequence[tuple[str, str]]
+) -> None:
+    """Drop and add contact points by (kind, value): the golden record's identifiers follow the
+    records that carry them (unify/golden.py)."""
+    CustomerRepository(session).remove_contacts(customer_id, remove)
+    session.add_all(ContactPoint(customer_id=customer_id, kind=kind, value=value) for kind, value in add)
 
 
 def _dealer_for(

@@ -24,6 +24,7 @@ from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.pagination import page_of
 from drivetrain.kit.validators import Text
+from drivetrain.sources.repository import SourceRepository
 from drivetrain.web.templating import local_time, render
 
 router = APIRouter(include_in_schema=False)
@@ -72,7 +73,7 @@ def customer_page(
     chosen = {"group": group, "source": source, "since": since, "until": until}
     error: InvalidInput | None = None
     try:
-        filters = _timeline_filter(group, source, since, until)
+        filters = _timeline_filter(SourceRepository(session), group, source, since, until)
     except InvalidInput as invalid:
         filters, error = TimelineFilter(), invalid
     rows = repo.timeline(customer.id, filters=filters, cursor=cursor, limit=TIMELINE_PAGE)
@@ -94,18 +95,21 @@ def customer_page(
         "vehicles": vehicles,
         "history": repo.consent_history(customer.id),
         "groups": GROUPS,
-        "sources": repo.timeline_sources(customer.id),
+        "sources": SourceRepository(session).names_on_timeline(customer.id),
         "own_source": OWN_SOURCE,
     }
     return render(request, "customers/detail.html", context, subject=subject, status=status)
 
 
-def _timeline_filter(group: str, source: str, since: str, until: str) -> TimelineFilter:
+def _timeline_filter(
+    sources: SourceRepository, group: str, source: str, since: str, until: str
+) -> TimelineFilter:
     return TimelineFilter.checked(
         groups=[group] if group else [],
         source=source or None,
         since=_day("since", since),
         until=_day("until", until),
+        records_of=sources.record_ids_named,
     )
 
 

@@ -9,12 +9,25 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select, String, any_, bindparam, false, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Dialect,
+    Row,
+    Select,
+    String,
+    any_,
+    bindparam,
+    false,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.roles import Scope
 from drivetrain.auth.subject import AuthSubject
+from drivetrain.customers.models import TimelineEvent
 from drivetrain.db import UTCDateTime
 from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
@@ -127,6 +140,52 @@ class SourceRepository:
             _execute_many(connection, _upsert_sql(connection.dialect), changed)
         else:
             _copy_upsert(connection, new + changed)
+
+    def record_ids_named(self, name: str) -> Select[tuple[str]]:
+        """The ids of the records of the source system called ``name``, as a subquery (the customer
+        timeline's source filter)."""
+        return (
+            select(SourceRecord.id)
+            .join(Source, Source.id == SourceRecord.source_id)
+            .where(Source.name == name)
+        )
+
+    def names_on_timeline(self, customer_id: str) -> list[str]:
+        """The source systems whose records are on this customer's timeline, by name."""
+        return list(
+            self.session.scalars(
+                select(Source.name)
+                .join(SourceRecord, SourceRecord.source_id == Source.id)
+                .join(TimelineEvent, TimelineEvent.source_record_id == SourceRecord.id)
+                .where(TimelineEvent.customer_id == customer_id)
+                .group_by(Source.name)
+                .order_by(Source.name)
+            )
+        )
+
+    def records_with_events(
+        self, which: ColumnElement[bool], event_columns: Sequence[str], *, limit: int | None = None
+    ) -> Sequence[Row[Any]]:
+        """The records, their sources and their current timeline events, in one statement, in id
+        order: (record id, customer id, normalized, source name, source type, event id, *event
+        columns). Records linked to nobody and without an event have nothing to project: skipped."""
+        stmt = (
+            select(
+                SourceRecord.id,
+                SourceRecord.customer_id,
+                SourceRecord.normalized,
+                Source.name,
+                Source.type,
+                TimelineEvent.id,
+                *(getattr(TimelineEvent, column) for column in event_columns),
+            )
+            .join(Source, Source.id == SourceRecord.source_id)
+            .outerjoin(TimelineEvent, TimelineEvent.source_record_id == SourceRecord.id)
+            .where(which, or_(SourceRecord.customer_id.is_not(None), TimelineEvent.id.is_not(None)))
+            .order_by(SourceRecord.id)
+            .limit(limit)
+        )
+        return self.session.execute(stmt).all()
 
     def bound_time(self, at: datetime) -> Any:
         """``at`` as the driver stores it in a record's time columns. For SQLite, the text sqlite3's

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from drivetrain.auth import audit
 from drivetrain.auth.roles import Permission, Scope
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.customers.models import Customer
+from drivetrain.customers import service as customers
 from drivetrain.kit import clock
 from drivetrain.kit.errors import Conflict, Forbidden
 from drivetrain.kit.ids import new_id
@@ -123,10 +123,9 @@ def _customers_for_keys(
     (a cluster of source records only) becomes a new HQ-held customer."""
     live = repository.live_customer_ids(keys)
     customer_of = {key: key for key in live}
-    for key in sorted(keys - live):
-        customer = Customer(id=new_id(), name=golden.UNNAMED, source="resolution", provenance={})
-        session.add(customer)
-        customer_of[key] = customer.id
+    fresh = sorted(keys - live)
+    created = customers.add_resolved_customers(session, len(fresh), name=golden.UNNAMED)
+    customer_of |= dict(zip(fresh, created, strict=True))
     run.customers_created = len(keys - live)
     session.flush()
     return customer_of
