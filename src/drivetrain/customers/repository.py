@@ -29,7 +29,7 @@ from drivetrain.kit.errors import InvalidInput, NotFound
 from drivetrain.kit.ids import is_id
 from drivetrain.kit.pagination import keyset
 from drivetrain.kit.repository import Repository
-from drivetrain.org.models import Dealer, Series
+from drivetrain.org.models import Brand, Dealer, Series
 
 TIMELINE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "sales": (("purchase",), ("lead.", "vehicle.")),
@@ -71,7 +71,7 @@ class TimelineFilter:
     source: str | None = None
     since: date | None = None
     until: date | None = None
-    source_records: Select[tuple[str]] | None = None
+    source_records: Select[str] | None = None
     """The ids of the records of the source system named ``source``: customers knows no source
     system, so whoever names one (an edge module) asks ``sources`` for them (see ``checked``)."""
 
@@ -83,7 +83,7 @@ class TimelineFilter:
         source: str | None,
         since: date | None,
         until: date | None,
-        records_of: Callable[[str], Select[tuple[str]]],
+        records_of: Callable[[str], Select[str]],
     ) -> TimelineFilter:
         """Known groups only, and a day range that runs forward; ``records_of`` gives the ids of a
         source system's records by its name."""
@@ -358,6 +358,20 @@ class VehicleRepository:
             .order_by(Ownership.started_on.desc(), Ownership.id.desc())
         )
         return [(ownership, name) for ownership, name in rows]
+
+    def series_named(self, name: str) -> tuple[str, str] | None:
+        """(series id, brand id) of the series with this Chinese or English name."""
+        stmt = select(Series.id, Series.brand_id).where((Series.name == name) | (Series.name_en == name))
+        row = self.session.execute(stmt).first()
+        return None if row is None else (row.id, row.brand_id)
+
+    def first_brand_id(self) -> str | None:
+        """The brand a car of no named series is registered under (a single-brand install's)."""
+        return self.session.scalar(select(Brand.id).order_by(Brand.id).limit(1))
+
+    def current_ownership(self, vehicle_id: str) -> Ownership | None:
+        stmt = select(Ownership).where(Ownership.vehicle_id == vehicle_id, Ownership.ended_on.is_(None))
+        return self.session.scalar(stmt)
 
     def series_names(self, series_ids: set[str | None]) -> dict[str, str]:
         ids = {s for s in series_ids if s}

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
@@ -48,7 +47,7 @@ from drivetrain.kit.ids import new_id
 from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.vin import normalize_vin
-from drivetrain.org.models import Brand, Dealer, Series
+from drivetrain.org.models import Dealer
 from drivetrain.org.repository import DealerRepository, StaffRepository
 
 
@@ -403,12 +402,11 @@ class VehiclePlacement:
 def _series(session: Session, name: str | None) -> VehiclePlacement:
     if name is None:
         return VehiclePlacement(None, None)
-    row = session.execute(
-        select(Series.id, Series.brand_id).where((Series.name == name) | (Series.name_en == name))
-    ).first()
-    if row is None:
+    found = VehicleRepository(session).series_named(name)
+    if found is None:
         raise InvalidInput("series", f"unknown series {name}")
-    return VehiclePlacement(brand_id=row.brand_id, series_id=row.id)
+    series_id, brand_id = found
+    return VehiclePlacement(brand_id=brand_id, series_id=series_id)
 
 
 def register_vehicle(
@@ -481,7 +479,7 @@ def _customer_in_scope(session: Session, subject: AuthSubject, customer_id: str)
 
 
 def _default_brand(session: Session) -> str | None:
-    return session.scalar(select(Brand.id).order_by(Brand.id).limit(1))
+    return VehicleRepository(session).first_brand_id()
 
 
 def update_vehicle(
@@ -537,9 +535,7 @@ def transfer_vehicle(
     if new_owner.id == vehicle.owner_id:
         raise InvalidInput("customer_id", "this customer already owns the vehicle")
     on = data.on or clock.now().date()
-    current = session.scalar(
-        select(Ownership).where(Ownership.vehicle_id == vehicle.id, Ownership.ended_on.is_(None))
-    )
+    current = VehicleRepository(session).current_ownership(vehicle.id)
     if current is not None:
         if on < current.started_on:
             raise InvalidInput("on", f"the current ownership started on {current.started_on.isoformat()}")

@@ -141,7 +141,7 @@ class SourceRepository:
         else:
             _copy_upsert(connection, new + changed)
 
-    def record_ids_named(self, name: str) -> Select[tuple[str]]:
+    def record_ids_named(self, name: str) -> Select[str]:
         """The ids of the records of the source system called ``name``, as a subquery (the customer
         timeline's source filter)."""
         return (
@@ -165,7 +165,7 @@ class SourceRepository:
 
     def records_with_events(
         self, which: ColumnElement[bool], event_columns: Sequence[str], *, limit: int | None = None
-    ) -> Sequence[Row[Any]]:
+    ) -> list[tuple[Any, ...]]:
         """The records, their sources and their current timeline events, in one statement, in id
         order: (record id, customer id, normalized, source name, source type, event id, *event
         columns). Records linked to nobody and without an event have nothing to project: skipped."""
@@ -185,7 +185,7 @@ class SourceRepository:
             .order_by(SourceRecord.id)
             .limit(limit)
         )
-        return self.session.execute(stmt).all()
+        return [tuple(row) for row in self.session.execute(stmt)]
 
     def bound_time(self, at: datetime) -> Any:
         """``at`` as the driver stores it in a record's time columns. For SQLite, the text sqlite3's

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.deps import SessionDep, SubjectDep
@@ -26,6 +26,7 @@ from drivetrain.customers.repository import CustomerRepository
 from drivetrain.customers.schemas import TagsIn
 from drivetrain.customers.segments import tags, tiers
 from drivetrain.customers.segments import tasks as segments_tasks
+from drivetrain.customers.segments.repository import every_customer
 from drivetrain.customers.segments.tags import Rule
 from drivetrain.customers.segments.tiers import TierBins, ValueTierRead
 from drivetrain.kit.errors import Forbidden
@@ -103,7 +104,7 @@ def customer_segments(session: Session, customer: Customer) -> CustomerSegmentsR
 def rule_reads(session: Session) -> list[RuleRead]:
     """Every rule, counted over all customers (HQ reads these)."""
     rules = tags.ensure_rules(session)
-    counts = {c.name: c.customers for c in tags.tag_counts(session, select(Customer.id))}
+    counts = {c.name: c.customers for c in tags.tag_counts(session, every_customer())}
     return [
         RuleRead(
             rule=c.rule,

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
@@ -21,6 +20,7 @@ from drivetrain.customers.schemas import TagsIn
 from drivetrain.customers.segments import tags, tiers
 from drivetrain.customers.segments import tasks as segments_tasks
 from drivetrain.customers.segments.api import require_hq, rule_reads
+from drivetrain.customers.segments.repository import every_customer
 from drivetrain.customers.segments.tags import Rule
 from drivetrain.customers.segments.tiers import TIER_LABELS, Tier, TierBins
 from drivetrain.kit import clock
@@ -52,7 +52,7 @@ def _segments_page(
     shown_bins = {k: ", ".join(f"{v:g}" for v in bins[k]) for k in EDGE_FIELDS} | {
         k: bins[k] for k in THRESHOLD_FIELDS
     }
-    everyone = select(Customer.id)
+    everyone = every_customer()
     last_run = segments_tasks.last_run(session)
     context = {
         "rules": rule_reads(session),
