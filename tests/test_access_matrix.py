@@ -9,6 +9,7 @@ table written by hand, not from the code under test. A route missing from this f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from drivetrain.app import create_app
 from drivetrain.auth import service as auth_service
-from drivetrain.auth.deps import SESSION_COOKIE
+from drivetrain.auth.deps import SESSION_COOKIE, ApiGate, ConsoleGate, Gate
+from drivetrain.auth.roles import ROLE_PERMISSIONS, ROLE_SCOPE, Permission, Role, Scope
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.cases import service as case_service
 from drivetrain.cases.approvals import service as approval_service
@@ -377,6 +379,186 @@ MATRIX: dict[tuple[str, str], Any] = {
 }
 
 
+# ------------------------------------------------------------------------------ who may call a route
+@dataclass(frozen=True)
+class Needs:
+    """The gate a route declares (``Requires``/``ConsoleRequires``): every permission listed, and with
+    ``hq`` a view of every dealer. ``Needs()`` asks only that someone is signed in."""
+
+    permissions: tuple[Permission, ...] = ()
+    hq: bool = False
+
+    def admits(self, role: Role) -> bool:
+        held = ROLE_PERMISSIONS[role]
+        return all(p in held for p in self.permissions) and (not self.hq or ROLE_SCOPE[role] is Scope.ALL)
+
+
+@dataclass(frozen=True)
+class Anyone:
+    """No gate: a public page, the sign-in form, health and docs."""
+
+    reason: str
+
+
+def needs(*permissions: Permission, hq: bool = False) -> Needs:
+    return Needs(permissions, hq)
+
+
+P = Permission
+SIGNED_IN = Needs()
+ROUTE_GATES: dict[tuple[str, str], Needs | Anyone] = {
+    # customers
+    ("GET", "/api/v1/customers"): needs(P.CUSTOMERS_READ),
+    ("POST", "/api/v1/customers"): needs(P.CUSTOMERS_WRITE),
+    ("GET", "/api/v1/customers/{customer_id}"): needs(P.CUSTOMERS_READ),
+    ("PATCH", "/api/v1/customers/{customer_id}"): needs(P.CUSTOMERS_WRITE),
+    ("GET", "/api/v1/customers/{customer_id}/consents"): needs(P.CUSTOMERS_READ),
+    ("POST", "/api/v1/customers/{customer_id}/consents"): needs(P.CUSTOMERS_WRITE),
+    ("GET", "/api/v1/customers/{customer_id}/timeline"): needs(P.CUSTOMERS_READ),
+    ("GET", "/api/v1/vehicles"): needs(P.VEHICLES_READ),
+    ("POST", "/api/v1/vehicles"): needs(P.VEHICLES_WRITE),
+    ("GET", "/api/v1/vehicles/{vehicle_id}"): needs(P.VEHICLES_READ),
+    ("PATCH", "/api/v1/vehicles/{vehicle_id}"): needs(P.VEHICLES_WRITE),
+    ("POST", "/api/v1/vehicles/{vehicle_id}/transfer"): needs(P.VEHICLES_WRITE),
+    ("GET", "/customers"): needs(P.CUSTOMERS_READ),
+    ("GET", "/customers/{customer_id}"): needs(P.CUSTOMERS_READ),
+    # customers: tags, tiers and segment rules
+    ("GET", "/api/v1/tags"): needs(P.CUSTOMERS_READ),
+    ("GET", "/api/v1/customers/{customer_id}/segments"): needs(P.CUSTOMERS_READ),
+    ("POST", "/api/v1/customers/{customer_id}/tags"): needs(P.CUSTOMERS_WRITE),
+    ("DELETE", "/api/v1/customers/{customer_id}/tags/{tag}"): needs(P.CUSTOMERS_WRITE),
+    ("GET", "/api/v1/segments/rules"): needs(P.CUSTOMERS_READ, hq=True),
+    ("PUT", "/api/v1/segments/rules/{rule}"): needs(P.SEGMENTS_CONFIGURE, hq=True),
+    ("GET", "/api/v1/segments/tiers"): needs(P.CUSTOMERS_READ),
+    ("PUT", "/api/v1/segments/tiers"): needs(P.SEGMENTS_CONFIGURE, hq=True),
+    ("POST", "/api/v1/segments/recompute"): needs(P.SEGMENTS_CONFIGURE, hq=True),
+    ("GET", "/customers/segments"): needs(P.CUSTOMERS_READ, hq=True),
+    ("POST", "/customers/segments/rules/{rule}"): needs(P.SEGMENTS_CONFIGURE, hq=True),
+    ("POST", "/customers/segments/tiers"): needs(P.SEGMENTS_CONFIGURE, hq=True),
+    ("POST", "/customers/segments/recompute"): needs(P.SEGMENTS_CONFIGURE, hq=True),
+    ("GET", "/customers/{customer_id}/tags"): needs(P.CUSTOMERS_READ),
+    ("POST", "/customers/{customer_id}/tags"): needs(P.CUSTOMERS_WRITE),
+    ("POST", "/customers/{customer_id}/tags/remove"): needs(P.CUSTOMERS_WRITE),
+    # org
+    ("GET", "/api/v1/dealers"): needs(P.DEALERS_READ),
+    ("GET", "/api/v1/dealers/{code}"): needs(P.DEALERS_READ),
+    ("GET", "/api/v1/dealers/{code}/staff"): needs(P.STAFF_READ),
+    ("GET", "/dealers"): needs(P.DEALERS_READ),
+    ("GET", "/dealers/{code}"): needs(P.DEALERS_READ),
+    # leads
+    ("POST", "/api/v1/leads"): needs(P.LEADS_CAPTURE),
+    ("GET", "/api/v1/leads"): needs(P.LEADS_READ),
+    ("GET", "/api/v1/leads/{lead_id}"): needs(P.LEADS_READ),
+    ("POST", "/api/v1/leads/{lead_id}/stage"): needs(P.LEADS_WORK),
+    ("POST", "/api/v1/leads/{lead_id}/reassign"): needs(P.LEADS_ASSIGN),
+    ("POST", "/api/v1/leads/{lead_id}/tasks"): needs(P.LEADS_WORK),
+    ("GET", "/api/v1/tasks"): needs(P.LEADS_READ),
+    ("POST", "/api/v1/tasks/{task_id}/done"): needs(P.LEADS_WORK),
+    ("GET", "/api/v1/lead-settings"): needs(P.LEADS_READ),
+    ("PUT", "/api/v1/lead-settings"): needs(P.LEADS_CONFIGURE),
+    ("PUT", "/api/v1/dealers/{code}/lead-intake"): needs(P.LEADS_ASSIGN),
+    ("PUT", "/api/v1/staff/{username}/duty"): needs(P.LEADS_ASSIGN),
+    ("GET", "/api/v1/reports/lead-channels"): needs(P.REPORTS_READ),
+    ("GET", "/api/v1/reports/first-contact"): needs(P.REPORTS_READ),
+    ("POST", "/api/v1/leads/import"): needs(P.LEADS_CAPTURE),
+    ("POST", "/api/v1/spend/import"): needs(P.LEADS_CONFIGURE),
+    ("GET", "/leads"): needs(P.LEADS_READ),
+    ("GET", "/leads/board"): needs(P.LEADS_READ),
+    ("GET", "/leads/{lead_id}"): needs(P.LEADS_READ),
+    ("POST", "/leads/{lead_id}/stage"): needs(P.LEADS_WORK),
+    ("POST", "/leads/{lead_id}/tasks"): needs(P.LEADS_WORK),
+    ("POST", "/leads/{lead_id}/reassign"): needs(P.LEADS_ASSIGN),
+    ("GET", "/leads/settings"): needs(P.LEADS_READ),
+    ("POST", "/leads/settings"): needs(P.LEADS_CONFIGURE),
+    ("GET", "/test-drive"): Anyone("the owner's test-drive form"),
+    ("POST", "/test-drive"): Anyone("the owner's test-drive request: rate-limited, form token, honeypot"),
+    # cases
+    ("POST", "/api/v1/classify"): SIGNED_IN,
+    ("POST", "/api/v1/cases"): needs(P.CASES_WORK),
+    ("GET", "/api/v1/cases"): needs(P.CASES_READ),
+    ("GET", "/api/v1/cases/{case_id}"): needs(P.CASES_READ),
+    ("POST", "/api/v1/cases/{case_id}/status"): needs(P.CASES_WORK),
+    ("POST", "/api/v1/cases/{case_id}/notes"): needs(P.CASES_WORK),
+    ("POST", "/api/v1/cases/{case_id}/classification"): needs(P.CASES_WORK),
+    ("GET", "/api/v1/sla-policies"): needs(P.CASES_READ),
+    ("PUT", "/api/v1/sla-policies/{priority}"): needs(P.CASES_CONFIGURE),
+    ("POST", "/api/v1/cases/{case_id}/approvals"): needs(P.CASES_WORK),
+    ("GET", "/api/v1/cases/{case_id}/approvals"): needs(P.CASES_READ),
+    ("GET", "/api/v1/approvals"): needs(P.CASES_READ),
+    ("GET", "/api/v1/approvals/{approval_id}"): needs(P.CASES_READ),
+    ("POST", "/api/v1/approvals/{approval_id}/decision"): needs(P.CASES_WORK),
+    ("GET", "/api/v1/approval-authority"): needs(P.CASES_READ),
+    ("PUT", "/api/v1/approval-authority/{kind}/{role}"): needs(P.CASES_CONFIGURE),
+    ("DELETE", "/api/v1/approval-authority/{kind}/{role}"): needs(P.CASES_CONFIGURE),
+    ("GET", "/api/v1/reports/case-sla"): needs(P.CASES_READ, P.REPORTS_READ),
+    ("GET", "/cases"): needs(P.CASES_READ),
+    ("GET", "/cases/new"): needs(P.CASES_WORK),
+    ("POST", "/cases/new"): needs(P.CASES_WORK),
+    ("GET", "/cases/{case_id}"): needs(P.CASES_READ),
+    ("POST", "/cases/{case_id}/status"): needs(P.CASES_WORK),
+    ("POST", "/cases/{case_id}/notes"): needs(P.CASES_WORK),
+    ("POST", "/cases/{case_id}/classification"): needs(P.CASES_WORK),
+    ("POST", "/cases/{case_id}/approvals"): needs(P.CASES_WORK),
+    ("POST", "/cases/{case_id}/approvals/{approval_id}/decision"): needs(P.CASES_WORK),
+    ("GET", "/cases/settings"): needs(P.CASES_READ),
+    ("POST", "/cases/settings/{priority}"): needs(P.CASES_CONFIGURE),
+    ("GET", "/cases/authority"): needs(P.CASES_READ),
+    ("POST", "/cases/authority"): needs(P.CASES_CONFIGURE),
+    ("GET", "/cases/report"): needs(P.CASES_READ, P.REPORTS_READ),
+    ("GET", "/feedback"): Anyone("the owner's feedback form"),
+    ("POST", "/feedback"): Anyone("the owner's feedback: rate-limited, form token, honeypot"),
+    ("GET", "/survey/{token}"): Anyone("the owner's survey; the link's token is the key"),
+    ("POST", "/survey/{token}"): Anyone("the owner's survey answer; the link's token is the key"),
+    # quality
+    ("GET", "/api/v1/quality/clusters"): needs(P.QUALITY_READ),
+    ("GET", "/api/v1/quality/clusters/vehicles"): needs(P.QUALITY_READ),
+    ("GET", "/api/v1/quality/components"): needs(P.QUALITY_READ),
+    ("GET", "/api/v1/quality/trend"): needs(P.QUALITY_READ),
+    ("GET", "/api/v1/quality/alerts"): needs(P.QUALITY_READ),
+    ("GET", "/api/v1/quality/alerts/{alert_id}"): needs(P.QUALITY_READ),
+    ("POST", "/api/v1/quality/alerts/{alert_id}/acknowledge"): needs(P.QUALITY_TRIAGE),
+    ("POST", "/api/v1/quality/alerts/{alert_id}/close"): needs(P.QUALITY_TRIAGE),
+    ("GET", "/quality"): needs(P.QUALITY_READ),
+    ("POST", "/quality/alerts/{alert_id}/acknowledge"): needs(P.QUALITY_TRIAGE),
+    ("POST", "/quality/alerts/{alert_id}/close"): needs(P.QUALITY_TRIAGE),
+    # sources (HQ data)
+    ("POST", "/api/v1/sources"): needs(P.SOURCES_MANAGE, hq=True),
+    ("GET", "/api/v1/sources"): needs(P.CUSTOMERS_READ, hq=True),
+    ("GET", "/api/v1/sources/{source_id}"): needs(P.CUSTOMERS_READ, hq=True),
+    ("PUT", "/api/v1/sources/{source_id}/profiles/{name}"): needs(P.SOURCES_MANAGE, hq=True),
+    ("POST", "/api/v1/sources/{source_id}/records"): needs(P.SOURCES_MANAGE, hq=True),
+    ("GET", "/api/v1/sources/{source_id}/records"): needs(P.CUSTOMERS_READ, hq=True),
+    ("GET", "/api/v1/sources/{source_id}/imports"): needs(P.CUSTOMERS_READ, hq=True),
+    # identity resolution (HQ work across every dealer)
+    ("POST", "/api/v1/resolution-runs"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("GET", "/api/v1/resolution-runs"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("GET", "/api/v1/match-reviews"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("POST", "/api/v1/match-reviews/{review_id}/decision"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("POST", "/api/v1/customers/{customer_id}/merges"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("POST", "/api/v1/customer-merges/{merge_id}/undo"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("GET", "/api/v1/customers/{customer_id}/golden"): needs(P.CUSTOMERS_READ),
+    ("GET", "/identity/review"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("POST", "/identity/review/{review_id}"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("POST", "/identity/merges/{merge_id}/undo"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("POST", "/customers/{customer_id}/merge"): needs(P.IDENTITY_MANAGE, hq=True),
+    ("GET", "/customers/{customer_id}/identity"): needs(P.CUSTOMERS_READ),
+    # auth: the caller's own account, tokens, audit, events
+    ("GET", "/api/v1/me"): SIGNED_IN,
+    ("GET", "/api/v1/events"): SIGNED_IN,
+    ("GET", "/api/v1/tokens"): SIGNED_IN,
+    ("DELETE", "/api/v1/tokens/{token_id}"): SIGNED_IN,
+    ("GET", "/api/v1/audit"): needs(P.AUDIT_READ),
+    ("POST", "/logout"): SIGNED_IN,
+    ("GET", "/login"): Anyone("the sign-in form"),
+    ("POST", "/login"): Anyone("signing in"),
+    ("GET", "/lang/{locale}"): Anyone("choosing the console's language (a cookie)"),
+    ("GET", "/"): Anyone("sends the signed-in to their page, the rest to the sign-in form"),
+    ("GET", "/healthz"): Anyone("health check for load balancers"),
+    ("GET", "/api/v1/openapi.json"): Anyone("the API's published contract"),
+    ("GET", "/api/v1/docs"): Anyone("the API's documentation page"),
+}
+
+
 def _app_routes() -> set[tuple[str, str]]:
     routes = set()
     for route in iter_route_contexts(create_app().routes):
@@ -551,3 +733,98 @@ def test_nothing_is_created_outside_scope(method: str, template: str, clients: C
                 assert not spec.leaked(answer.json(), world, key), where
             else:
                 assert answer.status_code in (201, 403, 404, 422), where
+
+
+# ------------------------------------------------------------------------------ gates, route by route
+def test_every_route_has_its_gate_written_down() -> None:
+    assert set(ROUTE_GATES) == set(MATRIX), "write each route's gate in ROUTE_GATES"
+
+
+def _declared_gates(dependant: Any) -> list[Gate]:
+    gates: list[Gate] = []
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, Gate):
+            gates.append(dependency.call)
+        gates += _declared_gates(dependency)
+    return gates
+
+
+def _gate_mismatch(method: str, path: str, gates: list[Gate]) -> str | None:
+    expected = ROUTE_GATES[(method, path)]
+    declared = [(type(g).__name__, sorted(g.permissions), g.hq) for g in gates]
+    if isinstance(expected, Anyone):
+        return None if not gates else f"{method} {path}: public, yet declares {declared}"
+    kind = ApiGate if path.startswith("/api/") else ConsoleGate
+    wanted = (kind.__name__, sorted(expected.permissions), expected.hq)
+    return None if declared == [wanted] else f"{method} {path}: declares {declared}, wants [{wanted}]"
+
+
+def test_each_route_declares_the_gate_written_down() -> None:
+    """Read from the routes themselves: one ``Requires``/``ConsoleRequires`` each, as ROUTE_GATES says."""
+    mismatches = []
+    for route in iter_route_contexts(create_app().routes):
+        dependant = getattr(route.route, "dependant", None)
+        if not route.methods or route.path.startswith("/static") or dependant is None:
+            continue
+        gates = _declared_gates(dependant)
+        for method in route.methods - {"HEAD"}:
+            if (mismatch := _gate_mismatch(method, route.path, gates)) is not None:
+                mismatches.append(mismatch)
+    assert not mismatches, "\n".join(sorted(mismatches))
+
+
+GATED = sorted(
+    (route, gate) for route, gate in ROUTE_GATES.items() if isinstance(gate, Needs) and gate != SIGNED_IN
+)
+GATE_REFUSALS = ("may not do this", "this is HQ")
+"""The words of ``AuthSubject.require`` and ``require_hq``: a 403 without them is a later refusal."""
+
+
+def _any_path(template: str, world: World) -> str:
+    """The path with the A1 customer's objects, and a missing id where the world has none: a gate decides
+    before any row is looked up, so which object is named does not matter."""
+    known = (
+        "customer_id",
+        "vehicle_id",
+        "lead_id",
+        "task_id",
+        "case_id",
+        "approval_id",
+        "username",
+        "code",
+        "tag",
+    )
+    unknown = re.sub(r"\{([a-z_]+)\}", lambda m: m[0] if m[1] in known else NO_SUCH_ID, template)
+    return _path(unknown, world, "cust_a1")
+
+
+def _refused_at_the_gate(answer: Any) -> bool:
+    return answer.status_code == 403 and any(words in answer.text for words in GATE_REFUSALS)
+
+
+def _walk_gates(world: World, session: Session, *, admitted: bool) -> list[str]:
+    """Every gated route, called by every subject the gate admits (``admitted``) or refuses: a body of
+    ``{}`` and no CSRF token, so nothing gets past a handler's own checks."""
+    clients = Clients(world, session)
+    wrong = []
+    for (method, template), gate in GATED:
+        console = not template.startswith("/api/")
+        path = _any_path(template, world)
+        for subject in SUBJECTS:
+            if gate.admits(STAFF[subject][0]) is not admitted:
+                continue
+            body = None if method in ("GET", "DELETE") else {}
+            answer = clients(subject, console=console).request(method, path, json=body)
+            if _refused_at_the_gate(answer) is admitted:
+                wrong.append(f"{subject} {method} {template}: {answer.status_code} {answer.text[:100]}")
+    return wrong
+
+
+def test_a_role_without_the_permission_is_refused_at_the_gate(world: World, session: Session) -> None:
+    wrong = _walk_gates(world, session, admitted=False)
+    assert not wrong, f"{len(wrong)} calls were not refused at the gate:\n" + "\n".join(wrong)
+
+
+def test_a_role_with_the_permission_passes_the_gate(world: World, session: Session) -> None:
+    wrong = _walk_gates(world, session, admitted=True)
+    assert not wrong, f"{len(wrong)} calls were refused at the gate:\n" + "\n".join(wrong)

@@ -146,15 +146,15 @@ ConsoleSubject = Annotated[AuthSubject, Depends(console_subject)]
 
 @dataclass(frozen=True)
 class Gate:
-    """What a route demands of who is asking: a permission, and with ``hq`` a view of every dealer.
-    Declared on the route (``Requires``), checked before the body is read or any row is touched."""
+    """What a route demands of who is asking: every permission listed, and with ``hq`` a view of every
+    dealer. Declared on the route (``Requires``), checked before the body is read or a row is touched."""
 
-    permission: Permission | None = None
+    permissions: tuple[Permission, ...] = ()
     hq: bool = False
 
     def check(self, subject: AuthSubject) -> AuthSubject:
-        if self.permission is not None:
-            subject.require(self.permission)
+        for permission in self.permissions:
+            subject.require(permission)
         if self.hq:
             subject.require_hq()
         return subject
@@ -170,11 +170,12 @@ class ConsoleGate(Gate):
         return self.check(subject)
 
 
-def Requires(permission: Permission | None = None, *, hq: bool = False) -> Any:  # noqa: N802 - reads as a type
-    """An API route's subject, once it passes the gate: ``subject: Annotated[AuthSubject, Requires(P.X)]``."""
-    return Depends(ApiGate(permission, hq))
+def Requires(*permissions: Permission, hq: bool = False) -> Any:  # noqa: N802 - reads as a type
+    """An API route's subject once it passes the gate: ``subject: Annotated[AuthSubject, Requires(P.X)]``.
+    ``Requires()`` with nothing asks only that someone is signed in (a token or the console)."""
+    return Depends(ApiGate(permissions, hq))
 
 
-def ConsoleRequires(permission: Permission | None = None, *, hq: bool = False) -> Any:  # noqa: N802
-    """A console page's subject, once it passes the gate (signed out: to the sign-in page)."""
-    return Depends(ConsoleGate(permission, hq))
+def ConsoleRequires(*permissions: Permission, hq: bool = False) -> Any:  # noqa: N802
+    """A console page's subject once it passes the gate (signed out: to the sign-in page)."""
+    return Depends(ConsoleGate(permissions, hq))
