@@ -350,14 +350,25 @@ class VehicleRepository:
         """Existence check for uniqueness, not a read for display."""
         return self.session.scalar(select(Vehicle).where(Vehicle.vin == vin))
 
-    def ownerships(self, vehicle_id: str) -> list[tuple[Ownership, str]]:
+    def ownerships_of(self, vehicle_ids: Sequence[str]) -> dict[str, list[tuple[Ownership, str]]]:
+        """Per vehicle, its ownerships with the owner's name, newest first."""
+        if not vehicle_ids:
+            return {}
         rows = self.session.execute(
             select(Ownership, Customer.name)
             .join(Customer, Customer.id == Ownership.customer_id)
-            .where(Ownership.vehicle_id == vehicle_id)
+            .where(Ownership.vehicle_id.in_(vehicle_ids))
             .order_by(Ownership.started_on.desc(), Ownership.id.desc())
         )
-        return [(ownership, name) for ownership, name in rows]
+        found: dict[str, list[tuple[Ownership, str]]] = {}
+        for ownership, name in rows:
+            found.setdefault(ownership.vehicle_id, []).append((ownership, name))
+        return found
+
+    def brand_names(self, brand_ids: set[str]) -> dict[str, str]:
+        if not brand_ids:
+            return {}
+        return dict(self.session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(brand_ids))).all())
 
     def series_named(self, name: str) -> tuple[str, str] | None:
         """(series id, brand id) of the series with this Chinese or English name."""

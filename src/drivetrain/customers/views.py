@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
 from drivetrain.customers import service
-from drivetrain.customers.presenters import customer_detail, customer_summaries, vehicle_detail
+from drivetrain.customers.auth import ConsoleCustomerReader
+from drivetrain.customers.presenters import customer_detail, customer_summaries, vehicle_details
 from drivetrain.customers.repository import (
     GROUPS,
     OWN_SOURCE,
@@ -38,12 +38,11 @@ TIMELINE_TARGET = "timeline-events"
 @router.get("/customers")
 def customer_list(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleCustomerReader,
     session: SessionDep,
     q: Annotated[Text, Query(max_length=60)] = "",
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
 ) -> HTMLResponse:
-    subject.require(Permission.CUSTOMERS_READ)
     rows = CustomerRepository(session).search(
         subject, service.interpret_query(q), cursor=cursor, limit=PAGE_SIZE
     )
@@ -58,7 +57,7 @@ def customer_list(
 def customer_page(
     request: Request,
     customer_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCustomerReader,
     session: SessionDep,
     group: Annotated[Text, Query(max_length=20)] = "",
     source: Annotated[Text, Query(max_length=40)] = "",
@@ -67,7 +66,6 @@ def customer_page(
     cursor: Annotated[Text | None, Query(max_length=120)] = None,
 ) -> HTMLResponse:
     """The 360 page; the timeline filters (kind group, source, days) re-render the timeline alone."""
-    subject.require(Permission.CUSTOMERS_READ)
     repo = CustomerRepository(session)
     customer = repo.get(subject, customer_id)
     chosen = {"group": group, "source": source, "since": since, "until": until}
@@ -89,7 +87,7 @@ def customer_page(
     status = 422 if error else 200
     if request.headers.get("hx-target") == TIMELINE_TARGET:
         return render(request, "customers/_timeline.html", context, subject=subject, status=status)
-    vehicles = [vehicle_detail(session, v) for v in VehicleRepository(session).of_owners([customer.id])]
+    vehicles = vehicle_details(session, VehicleRepository(session).of_owners([customer.id]))
     context |= {
         "customer": customer_detail(session, subject, customer),
         "vehicles": vehicles,

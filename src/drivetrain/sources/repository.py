@@ -13,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Dialect,
-    Row,
     Select,
     String,
     any_,
@@ -25,7 +24,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.roles import Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import TimelineEvent
 from drivetrain.db import UTCDateTime
@@ -58,7 +56,7 @@ class SourceRepository:
 
     def readable(self, subject: AuthSubject) -> Select[Source]:
         stmt = select(Source)
-        return stmt if subject.scope is Scope.ALL else stmt.where(false())
+        return stmt if subject.is_hq else stmt.where(false())
 
     def get(self, subject: AuthSubject, source_id: str) -> Source:
         found = self.session.scalar(self.readable(subject).where(Source.id == source_id))

@@ -20,7 +20,6 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
-from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.segments import repository as queries
 from drivetrain.customers.segments.models import SegmentSetting
@@ -83,7 +82,6 @@ def load_bins(session: Session) -> TierBins:
 
 
 def save_bins(session: Session, subject: AuthSubject, bins: TierBins) -> TierBins:
-    subject.require(Permission.SEGMENTS_CONFIGURE)
     stored = SegmentRepository(session).setting(SETTING_KEY)
     before = stored.value if stored else TierBins().model_dump()
     if stored is None:
