@@ -101,12 +101,12 @@ def create_customer(
     body: CustomerCreate, subject: CustomerWriter, session: SessionDep, idempotency_key: IdempotencyKey = None
 ) -> CustomerRead:
     customer = service.create_customer(session, subject, data=body, idempotency_key=idempotency_key)
-    return customer_detail(session, subject, CustomerRepository(session).get(subject, customer.id))
+    return customer_detail(session, subject, CustomerRepository(session).get_readable(subject, customer.id))
 
 
 @router.get("/customers/{customer_id}", summary="Customer 360 profile")
 def get_customer(customer_id: str, subject: CustomerReader, session: SessionDep) -> CustomerRead:
-    return customer_detail(session, subject, CustomerRepository(session).get(subject, customer_id))
+    return customer_detail(session, subject, CustomerRepository(session).get_readable(subject, customer_id))
 
 
 @router.patch("/customers/{customer_id}", summary="Update a customer")
@@ -114,15 +114,15 @@ def update_customer(
     customer_id: str, body: CustomerUpdate, subject: CustomerWriter, session: SessionDep
 ) -> CustomerRead:
     repo = CustomerRepository(session)
-    service.update_customer(session, subject, repo.get(subject, customer_id), data=body)
-    return customer_detail(session, subject, repo.get(subject, customer_id))
+    service.update_customer(session, subject, repo.get_readable(subject, customer_id), data=body)
+    return customer_detail(session, subject, repo.get_readable(subject, customer_id))
 
 
 @router.post("/customers/{customer_id}/consents", status_code=201, summary="Record a consent decision")
 def record_consent(
     customer_id: str, body: ConsentIn, subject: CustomerWriter, session: SessionDep
 ) -> ConsentRead:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     consent = service.record_consent(session, subject, customer, body)
     return ConsentRead.model_validate(consent, from_attributes=True)
 
@@ -130,7 +130,7 @@ def record_consent(
 @router.get("/customers/{customer_id}/consents", summary="Consent history, newest first")
 def consent_history(customer_id: str, subject: CustomerReader, session: SessionDep) -> list[ConsentRead]:
     repo = CustomerRepository(session)
-    customer = repo.get(subject, customer_id)
+    customer = repo.get_readable(subject, customer_id)
     return [ConsentRead.model_validate(c, from_attributes=True) for c in repo.consent_history(customer.id)]
 
 
@@ -160,7 +160,7 @@ def timeline(
         records_of=SourceRepository(session).record_ids_named,
     )
     repo = CustomerRepository(session)
-    customer = repo.get(subject, customer_id)
+    customer = repo.get_readable(subject, customer_id)
     rows = repo.timeline(customer.id, kinds=kind, filters=filters, cursor=cursor, limit=limit)
     events, next_cursor = page_of(rows, limit=limit, id_of=timeline_position)
     dealers = repo.dealer_labels({e.dealer_id for e in events if e.dealer_id})
@@ -212,14 +212,14 @@ def create_vehicle(
 
 @router.get("/vehicles/{vehicle_id}", summary="A vehicle with its ownership history")
 def get_vehicle(vehicle_id: str, subject: VehicleReader, session: SessionDep) -> VehicleRead:
-    return vehicle_detail(session, VehicleRepository(session).get(subject, vehicle_id))
+    return vehicle_detail(session, VehicleRepository(session).get_readable(subject, vehicle_id))
 
 
 @router.patch("/vehicles/{vehicle_id}", summary="Update plate, mileage or servicing dealer")
 def update_vehicle(
     vehicle_id: str, body: VehicleUpdate, subject: VehicleWriter, session: SessionDep
 ) -> VehicleRead:
-    vehicle = VehicleRepository(session).get(subject, vehicle_id)
+    vehicle = VehicleRepository(session).get_readable(subject, vehicle_id)
     return vehicle_detail(session, service.update_vehicle(session, subject, vehicle, data=body))
 
 
@@ -227,5 +227,5 @@ def update_vehicle(
 def transfer_vehicle(
     vehicle_id: str, body: OwnershipTransfer, subject: VehicleWriter, session: SessionDep
 ) -> VehicleRead:
-    vehicle = VehicleRepository(session).get(subject, vehicle_id)
+    vehicle = VehicleRepository(session).get_readable(subject, vehicle_id)
     return vehicle_detail(session, service.transfer_vehicle(session, subject, vehicle, data=body))

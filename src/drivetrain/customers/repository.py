@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, false, func, not_, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from drivetrain.auth.scope import scoped
 from drivetrain.auth.subject import AuthSubject
@@ -131,23 +131,23 @@ def _in_group(group: str) -> ColumnElement[bool]:
     )
 
 
-class CustomerRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class CustomerRepository(Repository[Customer]):
+    model = Customer
+    missing = "no such customer"
 
     def readable(self, subject: AuthSubject) -> Select[Customer]:
         return scoped(
             select(Customer), subject, dealer_col=Customer.dealer_id, owner_col=Customer.consultant_id
         )
 
-    def get(self, subject: AuthSubject, customer_id: str) -> Customer:
-        customer = self.session.scalar(
-            self.readable(subject)
-            .where(Customer.id == customer_id)
-            .options(selectinload(Customer.contact_points))
-        )
+    def get_readable(self, subject: AuthSubject, row_id: str) -> Customer:
+        """With its contact points loaded: every caller shows or changes them, and they never load
+        lazily (``lazy="raise"``)."""
+        points = selectinload(Customer.contact_points)
+        stmt = self.readable(subject).where(Customer.id == row_id).options(points)
+        customer = self.session.scalar(stmt)
         if customer is None:
-            raise NotFound("no such customer")
+            raise NotFound(self.missing)
         return customer
 
     def search(
@@ -310,9 +310,9 @@ class TimelineRepository(Repository[TimelineEvent]):
             self.session.execute(update(TimelineEvent), list(rows))
 
 
-class VehicleRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class VehicleRepository(Repository[Vehicle]):
+    model = Vehicle
+    missing = "no such vehicle"
 
     def readable(self, subject: AuthSubject) -> Select[Vehicle]:
         """A car is visible to whoever may see its current owner; an unowned car to HQ only."""
@@ -322,12 +322,6 @@ class VehicleRepository:
             if owners.whereclause is not None
             else select(Vehicle)
         )
-
-    def get(self, subject: AuthSubject, vehicle_id: str) -> Vehicle:
-        vehicle = self.session.scalar(self.readable(subject).where(Vehicle.id == vehicle_id))
-        if vehicle is None:
-            raise NotFound("no such vehicle")
-        return vehicle
 
     def search(
         self, subject: AuthSubject, *, vin: str | None, plate: str | None, cursor: str | None, limit: int

@@ -248,7 +248,7 @@ def create_customer(
     checked here, for whoever asks."""
     subject.require(Permission.CUSTOMERS_WRITE)
     if idempotency_key and (earlier := replayed(session, subject, "customer.create", idempotency_key, data)):
-        return CustomerRepository(session).get(subject, earlier)
+        return CustomerRepository(session).get_readable(subject, earlier)
     dealer_id, consultant_id = _placement(session, subject, data.dealer_code, data.consultant)
     customer = Customer(
         id=new_id(),  # known before the flush, so callers can batch a whole capture into one flush
@@ -416,7 +416,7 @@ def register_vehicle(
 ) -> Vehicle:
     vehicles = VehicleRepository(session)
     if idempotency_key and (earlier := replayed(session, subject, "vehicle.create", idempotency_key, data)):
-        return vehicles.get(subject, earlier)
+        return vehicles.get_readable(subject, earlier)
     if vehicles.by_vin(data.vin) is not None:
         raise Conflict(
             f"a vehicle with VIN {data.vin} is already registered",
@@ -474,7 +474,7 @@ def register_vehicle(
 
 def _customer_in_scope(session: Session, subject: AuthSubject, customer_id: str) -> Customer:
     try:
-        return CustomerRepository(session).get(subject, customer_id)
+        return CustomerRepository(session).get_readable(subject, customer_id)
     except NotFound:
         raise InvalidInput("customer_id", "no such customer") from None
 

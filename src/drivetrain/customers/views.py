@@ -67,7 +67,7 @@ def customer_page(
 ) -> HTMLResponse:
     """The 360 page; the timeline filters (kind group, source, days) re-render the timeline alone."""
     repo = CustomerRepository(session)
-    customer = repo.get(subject, customer_id)
+    customer = repo.get_readable(subject, customer_id)
     chosen = {"group": group, "source": source, "since": since, "until": until}
     error: InvalidInput | None = None
     try:

@@ -41,7 +41,7 @@ def list_sources(subject: SourceReader, session: SessionDep) -> list[SourceRead]
 
 @router.get("/sources/{source_id}", summary="A source system with its import profiles")
 def get_source(source_id: str, subject: SourceReader, session: SessionDep) -> SourceDetail:
-    source = SourceRepository(session).get(subject, source_id)
+    source = SourceRepository(session).get_readable(subject, source_id)
     return presenters.source_detail(session, source)
 
 
@@ -52,7 +52,7 @@ def get_source(source_id: str, subject: SourceReader, session: SessionDep) -> So
 def put_profile(
     source_id: str, name: ProfileName, body: ProfileWrite, subject: SourceManager, session: SessionDep
 ) -> ProfileRead:
-    source = SourceRepository(session).get(subject, source_id)
+    source = SourceRepository(session).get_readable(subject, source_id)
     return presenters.profile_read(service.save_profile(session, subject, source, name, data=body))
 
 
@@ -63,7 +63,7 @@ def put_profile(
 def post_records(
     source_id: str, body: RecordBatch, subject: SourceManager, session: SessionDep
 ) -> BatchResult:
-    source = SourceRepository(session).get(subject, source_id)
+    source = SourceRepository(session).get_readable(subject, source_id)
     result = service.import_batch(session, subject, source, profile=body.profile, records=body.records)
     return presenters.batch_result(result.run, result.problems)
 
@@ -83,7 +83,7 @@ def list_records(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[SourceRecordRead]:
     repository = SourceRepository(session)
-    source = repository.get(subject, source_id)
+    source = repository.get_readable(subject, source_id)
     rows = repository.records(source, external_id=external_id, cursor=cursor, limit=limit)
     items, next_cursor = page_of(rows, limit=limit, id_of=lambda record: record.id)
     return Page(items=presenters.record_reads(session, subject, items), next_cursor=next_cursor)
@@ -98,7 +98,7 @@ def list_imports(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[ImportRunRead]:
     repository = SourceRepository(session)
-    source = repository.get(subject, source_id)
+    source = repository.get_readable(subject, source_id)
     rows = repository.runs(source, cursor=cursor, limit=limit)
     items, next_cursor = page_of(rows, limit=limit, id_of=lambda run: run.id)
     return Page(items=[presenters.run_read(run) for run in items], next_cursor=next_cursor)

@@ -22,13 +22,13 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import TimelineEvent
 from drivetrain.db import UTCDateTime
 from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 from drivetrain.sources.models import ImportProfile, ImportRun, Source, SourceRecord
 
 UPDATED_ON_CHANGE = ("raw", "normalized", "row_hash", "updated_at", "last_import_id")
@@ -50,19 +50,13 @@ _MERGE_SQL = (
 )
 
 
-class SourceRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class SourceRepository(Repository[Source]):
+    model = Source
+    missing = "no such source system"
 
     def readable(self, subject: AuthSubject) -> Select[Source]:
         stmt = select(Source)
         return stmt if subject.is_hq else stmt.where(false())
-
-    def get(self, subject: AuthSubject, source_id: str) -> Source:
-        found = self.session.scalar(self.readable(subject).where(Source.id == source_id))
-        if found is None:
-            raise NotFound("no such source system")
-        return found
 
     def by_name(self, subject: AuthSubject, name: str) -> Source:
         found = self.session.scalar(self.readable(subject).where(Source.name == name))

@@ -106,5 +106,5 @@ def undo_merge(merge_id: str, body: UnmergeWrite, subject: IdentityManager, sess
     summary="Each golden field's value and where it came from, the linked source records, merges",
 )
 def golden(customer_id: str, subject: CustomerReader, session: SessionDep) -> GoldenRead:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     return presenters.golden_read(session, subject, customer)

@@ -26,6 +26,7 @@ from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
 from drivetrain.unify.models import CustomerMerge, MatchReview, ReviewStatus
 from drivetrain.unify.repository import (
     CustomerReferences,
+    MergeRepository,
     ResolutionRepository,
     crm_ref,
     ordered_pair,
@@ -51,11 +52,11 @@ def merge_customers(
     session: Session, subject: AuthSubject, *, survivor_id: str, merged_id: str, reason: str
 ) -> CustomerMerge:
     customers = CustomerRepository(session)
-    survivor = customers.get(subject, survivor_id)
+    survivor = customers.get_readable(subject, survivor_id)
     if survivor_id == merged_id:
         raise InvalidInput("merged_id", "a customer cannot be merged into themselves")
     try:
-        merged = customers.get(subject, merged_id)
+        merged = customers.get_readable(subject, merged_id)
     except NotFound:
         raise InvalidInput("merged_id", "no such customer") from None
     for customer, field in ((survivor, "survivor_id"), (merged, "merged_id")):
@@ -99,10 +100,10 @@ def merge_customers(
 
 def unmerge(session: Session, subject: AuthSubject, merge_id: str, *, reason: str) -> CustomerMerge:
     """Put back what the merge moved, restore the survivor's golden record, revive the merged one."""
-    record = ResolutionRepository(session).merge(merge_id)
+    record = MergeRepository(session).get_readable(subject, merge_id)
     if record.unmerged_at is not None:
         raise Conflict("this merge was undone already")
-    survivor = CustomerRepository(session).get(subject, record.survivor_id)
+    survivor = CustomerRepository(session).get_readable(subject, record.survivor_id)
     merged = session.get(Customer, record.merged_id)
     assert merged is not None, "a merged customer is never deleted"
     CustomerReferences(session).move_back(record.moved, survivor.id, merged.id)

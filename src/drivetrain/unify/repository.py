@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from drivetrain.customers.models import ContactKind, ContactPoint, Customer, Vehicle
 from drivetrain.db import Base
-from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 from drivetrain.org.models import Dealer
 from drivetrain.sources.models import Source, SourceRecord
 from drivetrain.unify.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
@@ -59,9 +59,11 @@ def _address_text(n: dict[str, Any]) -> str | None:
     return text or None
 
 
-class ResolutionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class ResolutionRepository(Repository[MatchReview]):
+    """HQ data as a whole: ``readable`` keeps the default (every row); the routes' gates admit HQ only."""
+
+    model = MatchReview
+    missing = "no such review item"
 
     # --- what resolution reads ---------------------------------------------------------------
 
@@ -239,12 +241,6 @@ class ResolutionRepository:
 
     # --- the review queue ----------------------------------------------------------------------
 
-    def review(self, review_id: str) -> MatchReview:
-        item = self.session.get(MatchReview, review_id)
-        if item is None:
-            raise NotFound("no such review item")
-        return item
-
     def reviews(self, status: ReviewStatus, *, cursor: str | None, limit: int) -> list[MatchReview]:
         """Newest first, ``limit + 1`` rows (see ``kit.pagination``)."""
         stmt = select(MatchReview).where(MatchReview.status == status)
@@ -318,12 +314,6 @@ class ResolutionRepository:
     def delete_decision(self, item: MatchReview) -> None:
         self.session.execute(delete(MatchReview).where(MatchReview.id == item.id))
 
-    def merge(self, merge_id: str) -> CustomerMerge:
-        found = self.session.get(CustomerMerge, merge_id)
-        if found is None:
-            raise NotFound("no such merge")
-        return found
-
     def merges_of(self, customer_id: str) -> list[CustomerMerge]:
         return list(
             self.session.scalars(
@@ -337,6 +327,13 @@ class ResolutionRepository:
         return list(
             self.session.scalars(select(ResolutionRun).order_by(ResolutionRun.id.desc()).limit(limit))
         )
+
+
+class MergeRepository(Repository[CustomerMerge]):
+    """Merges are HQ's record of identity decisions: the default ``readable`` (every row)."""
+
+    model = CustomerMerge
+    missing = "no such merge"
 
 
 _NOT_MOVED = {

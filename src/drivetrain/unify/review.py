@@ -33,7 +33,7 @@ def decide(
     session: Session, subject: AuthSubject, review_id: str, *, same: bool, comment: str | None
 ) -> Decision:
     repository = ResolutionRepository(session)
-    item = repository.review(review_id)
+    item = repository.get_readable(subject, review_id)
     ensure_pending(item)
     item.status = ReviewStatus.SAME if same else ReviewStatus.DIFFERENT
     item.decided_by, item.decided_at, item.comment = subject.user_id or None, clock.now(), comment

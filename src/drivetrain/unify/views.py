@@ -73,7 +73,7 @@ def decide_pair(
 def identity_panel(
     request: Request, customer_id: str, subject: ConsoleCustomerReader, session: SessionDep
 ) -> HTMLResponse:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     context = {
         "customer_id": customer.id,
         "golden": presenters.golden_read(session, subject, customer),
@@ -92,7 +92,7 @@ def merge_from_console(
     merged_id: Annotated[str, Form(max_length=40)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    CustomerRepository(session).get(subject, customer_id)  # out of scope: 404 before anything else
+    CustomerRepository(session).get_readable(subject, customer_id)  # out of scope: 404 before anything else
     check_csrf(request, csrf_token)
     data = validated(MergeWrite, {"merged_id": merged_id.strip(), "reason": reason})
     merge.merge_customers(

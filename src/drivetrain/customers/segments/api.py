@@ -123,21 +123,21 @@ def list_tags(subject: CustomerReader, session: SessionDep) -> list[TagCountRead
 def get_customer_segments(
     customer_id: str, subject: CustomerReader, session: SessionDep
 ) -> CustomerSegmentsRead:
-    return customer_segments(session, CustomerRepository(session).get(subject, customer_id))
+    return customer_segments(session, CustomerRepository(session).get_readable(subject, customer_id))
 
 
 @router.post("/customers/{customer_id}/tags", summary="Add manual tags (a rule tag's name is refused)")
 def add_tags(
     customer_id: str, body: TagsIn, subject: CustomerWriter, session: SessionDep
 ) -> CustomerSegmentsRead:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     tags.add_manual_tags(session, subject, customer, body.tags)
     return customer_segments(session, customer)
 
 
 @router.delete("/customers/{customer_id}/tags/{tag}", status_code=204, summary="Remove a manual tag")
 def remove_tag(customer_id: str, tag: str, subject: CustomerWriter, session: SessionDep) -> None:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     tags.remove_manual_tag(session, subject, customer, tag)
 
 

@@ -207,7 +207,7 @@ def tags_panel(
     request: Request, customer_id: str, subject: ConsoleCustomerReader, session: SessionDep
 ) -> HTMLResponse:
     """The customer's tags as chips (rule tags marked), the value tier, and the manual-tag form."""
-    return _panel(request, session, subject, CustomerRepository(session).get(subject, customer_id))
+    return _panel(request, session, subject, CustomerRepository(session).get_readable(subject, customer_id))
 
 
 @router.post("/customers/{customer_id}/tags")
@@ -219,7 +219,7 @@ def add_tag(
     csrf_token: CsrfField = "",
     tag: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     check_csrf(request, csrf_token)
     try:
         names = TagsIn.model_validate({"tags": [tag]}).tags
@@ -242,7 +242,7 @@ def remove_tag(
     csrf_token: CsrfField = "",
     tag: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     check_csrf(request, csrf_token)
     try:
         tags.remove_manual_tag(session, subject, customer, tag)
