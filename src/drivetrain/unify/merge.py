@@ -5,8 +5,8 @@ ownerships, consents, contact points, tags, timeline, source records — found f
 foreign keys, so a new domain's table is covered without touching this) to the survivor, and
 records which rows moved (``repository.CustomerReferences`` holds that SQL). A row the survivor
 already has an equal of (the same phone as a contact point, the same tag) stays behind rather than be
-duplicated. The merged customer is kept,
-marked ``merged_into_id``, so old links still resolve and an unmerge can bring it back.
+duplicated. The merged customer is kept, marked ``merged_into_id``, so old links still resolve and an
+unmerge can bring it back.
 
 The merge is also a decision for identity resolution: the survivor's record and each of the
 merged customer's source records are linked ("same", via merge), so a later run does not split
