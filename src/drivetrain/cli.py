@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -62,8 +64,26 @@ app.add_typer(token_app, name="token")
 app.add_typer(classify_app, name="classify")
 app.add_typer(unify_app, name="unify")
 app.add_typer(sources_app, name="sources")
-import_app.command(SOURCE_COMMAND)(import_source_command)
-app.command("resolve")(resolve_command)
+
+
+def _migrated(command: Callable[..., None]) -> Callable[..., None]:
+    """A domain's command, run on a schema at head (domains do not import the migrations)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        migrations.upgrade(database())
+        command(*args, **kwargs)
+
+    return run
+
+
+@sources_app.callback()
+def _sources_at_head() -> None:
+    migrations.upgrade(database())
+
+
+import_app.command(SOURCE_COMMAND)(_migrated(import_source_command))
+app.command("resolve")(_migrated(resolve_command))
 console = Console()
 
 

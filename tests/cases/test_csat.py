@@ -195,7 +195,7 @@ def test_a_landline_owner_on_wecom_is_asked_through_their_consultant(
 
 
 def test_an_owner_who_declined_surveys_is_not_asked(session: Session, world: World) -> None:
-    customer = customers.CustomerRepository(session).get(SYSTEM, world.customers["cust_a1"])
+    customer = customers.CustomerRepository(session).get_readable(SYSTEM, world.customers["cust_a1"])
     customers.record_consent(
         session,
         SYSTEM,

@@ -4,10 +4,12 @@ record keeps the best value per field with its provenance, and people's decision
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +17,6 @@ from drivetrain.auth.models import AuditEntry
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.customers.models import ContactPoint, Customer
 from drivetrain.kit import clock
-from drivetrain.kit.errors import Forbidden
 from drivetrain.sources import service as sources
 from drivetrain.sources.models import Source, SourceRecord, SourceType
 from drivetrain.sources.schemas import SourceCreate
@@ -238,14 +239,15 @@ def test_deciding_same_merges_and_different_binds_the_next_run(
     assert before  # the first run linked every record
 
 
-def test_only_hq_identity_managers_run_resolution(session: Session, world: World) -> None:
-    with pytest.raises(Forbidden):
-        run_resolution(session, world.subject("sm_a1"), CONFIG)
+def test_only_hq_identity_managers_run_resolution(client_for: Callable[[str], TestClient]) -> None:
+    """The route's gate refuses a dealer's manager before anything runs."""
+    assert client_for("sm_a1").post("/api/v1/resolution-runs", json={}).status_code == 403
 
 
 def _snapshot(session: Session, customer_id: str) -> dict[str, Any]:
     """What a merge touches of a customer: golden fields and every row that points at them."""
-    from drivetrain.unify.merge import GOLDEN_FIELDS, customer_references
+    from drivetrain.unify.merge import GOLDEN_FIELDS
+    from drivetrain.unify.repository import customer_references
 
     session.expire_all()
     customer = session.get(Customer, customer_id)
@@ -317,7 +319,7 @@ def test_a_person_s_edit_outlives_the_next_run(session: Session, world: World, d
     run_resolution(session, SYSTEM, CONFIG)
     found = _customer_of(session, dms, "E1")
     assert found.provenance["phone"]["source"] == "dms-east"
-    person = CustomerRepository(session).get(SYSTEM, found.id)  # with its contact points, as the API has it
+    person = CustomerRepository(session).get_readable(SYSTEM, found.id)
     update_customer(session, SYSTEM, person, data=CustomerUpdate(phone="13700003333"))
     assert "phone" not in person.provenance
     run_resolution(session, SYSTEM, CONFIG)

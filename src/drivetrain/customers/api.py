@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
 from drivetrain.customers import service
+from drivetrain.customers.auth import CustomerReader, CustomerWriter, VehicleReader, VehicleWriter
 from drivetrain.customers.presenters import (
     customer_detail,
     customer_summaries,
@@ -47,6 +47,7 @@ from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.validators import Text
 from drivetrain.kit.vin import normalize_vin
 from drivetrain.org.repository import DealerRepository, StaffRepository
+from drivetrain.sources.repository import SourceRepository
 
 router = APIRouter(tags=["customers"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -64,7 +65,7 @@ def _normalised(field: str, value: str | None, normalise: Callable[[str], str]) 
 
 @router.get("/customers", summary="Search customers")
 def list_customers(
-    subject: SubjectDep,
+    subject: CustomerReader,
     session: SessionDep,
     q: Annotated[
         Text | None, Query(max_length=60, description="Phone, VIN, plate or the start of a name")
@@ -79,7 +80,6 @@ def list_customers(
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Limit = 50,
 ) -> Page[CustomerSummary]:
-    subject.require(Permission.CUSTOMERS_READ)
     base = service.interpret_query(q) if q else CustomerFilter()
     filters = CustomerFilter(
         q=base.q,
@@ -98,48 +98,46 @@ def list_customers(
 
 @router.post("/customers", status_code=201, summary="Create a customer")
 def create_customer(
-    body: CustomerCreate, subject: SubjectDep, session: SessionDep, idempotency_key: IdempotencyKey = None
+    body: CustomerCreate, subject: CustomerWriter, session: SessionDep, idempotency_key: IdempotencyKey = None
 ) -> CustomerRead:
     customer = service.create_customer(session, subject, data=body, idempotency_key=idempotency_key)
-    return customer_detail(session, subject, CustomerRepository(session).get(subject, customer.id))
+    return customer_detail(session, subject, CustomerRepository(session).get_readable(subject, customer.id))
 
 
 @router.get("/customers/{customer_id}", summary="Customer 360 profile")
-def get_customer(customer_id: str, subject: SubjectDep, session: SessionDep) -> CustomerRead:
-    subject.require(Permission.CUSTOMERS_READ)
-    return customer_detail(session, subject, CustomerRepository(session).get(subject, customer_id))
+def get_customer(customer_id: str, subject: CustomerReader, session: SessionDep) -> CustomerRead:
+    return customer_detail(session, subject, CustomerRepository(session).get_readable(subject, customer_id))
 
 
 @router.patch("/customers/{customer_id}", summary="Update a customer")
 def update_customer(
-    customer_id: str, body: CustomerUpdate, subject: SubjectDep, session: SessionDep
+    customer_id: str, body: CustomerUpdate, subject: CustomerWriter, session: SessionDep
 ) -> CustomerRead:
     repo = CustomerRepository(session)
-    service.update_customer(session, subject, repo.get(subject, customer_id), data=body)
-    return customer_detail(session, subject, repo.get(subject, customer_id))
+    service.update_customer(session, subject, repo.get_readable(subject, customer_id), data=body)
+    return customer_detail(session, subject, repo.get_readable(subject, customer_id))
 
 
 @router.post("/customers/{customer_id}/consents", status_code=201, summary="Record a consent decision")
 def record_consent(
-    customer_id: str, body: ConsentIn, subject: SubjectDep, session: SessionDep
+    customer_id: str, body: ConsentIn, subject: CustomerWriter, session: SessionDep
 ) -> ConsentRead:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     consent = service.record_consent(session, subject, customer, body)
     return ConsentRead.model_validate(consent, from_attributes=True)
 
 
 @router.get("/customers/{customer_id}/consents", summary="Consent history, newest first")
-def consent_history(customer_id: str, subject: SubjectDep, session: SessionDep) -> list[ConsentRead]:
-    subject.require(Permission.CUSTOMERS_READ)
+def consent_history(customer_id: str, subject: CustomerReader, session: SessionDep) -> list[ConsentRead]:
     repo = CustomerRepository(session)
-    customer = repo.get(subject, customer_id)
+    customer = repo.get_readable(subject, customer_id)
     return [ConsentRead.model_validate(c, from_attributes=True) for c in repo.consent_history(customer.id)]
 
 
 @router.get("/customers/{customer_id}/timeline", summary="Customer timeline, newest first")
 def timeline(
     customer_id: str,
-    subject: SubjectDep,
+    subject: CustomerReader,
     session: SessionDep,
     kind: Annotated[list[Text] | None, Query(max_length=20)] = None,
     group: Annotated[
@@ -154,10 +152,15 @@ def timeline(
     cursor: Annotated[Text | None, Query(max_length=120)] = None,
     limit: Limit = 50,
 ) -> Page[TimelineEventRead]:
-    subject.require(Permission.CUSTOMERS_READ)
-    filters = TimelineFilter.checked(groups=group or [], source=source, since=since, until=until)
+    filters = TimelineFilter.checked(
+        groups=group or [],
+        source=source,
+        since=since,
+        until=until,
+        records_of=SourceRepository(session).record_ids_named,
+    )
     repo = CustomerRepository(session)
-    customer = repo.get(subject, customer_id)
+    customer = repo.get_readable(subject, customer_id)
     rows = repo.timeline(customer.id, kinds=kind, filters=filters, cursor=cursor, limit=limit)
     events, next_cursor = page_of(rows, limit=limit, id_of=timeline_position)
     dealers = repo.dealer_labels({e.dealer_id for e in events if e.dealer_id})
@@ -179,14 +182,13 @@ def timeline(
 
 @router.get("/vehicles", summary="Find vehicles by VIN or plate")
 def list_vehicles(
-    subject: SubjectDep,
+    subject: VehicleReader,
     session: SessionDep,
     vin: Annotated[Text | None, Query(max_length=30)] = None,
     plate: Annotated[Text | None, Query(max_length=20)] = None,
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Limit = 50,
 ) -> Page[VehicleSummary]:
-    subject.require(Permission.VEHICLES_READ)
     repo = VehicleRepository(session)
     rows = repo.search(
         subject,
@@ -202,29 +204,28 @@ def list_vehicles(
 
 @router.post("/vehicles", status_code=201, summary="Register a vehicle")
 def create_vehicle(
-    body: VehicleCreate, subject: SubjectDep, session: SessionDep, idempotency_key: IdempotencyKey = None
+    body: VehicleCreate, subject: VehicleWriter, session: SessionDep, idempotency_key: IdempotencyKey = None
 ) -> VehicleRead:
     vehicle = service.register_vehicle(session, subject, data=body, idempotency_key=idempotency_key)
     return vehicle_detail(session, vehicle)
 
 
 @router.get("/vehicles/{vehicle_id}", summary="A vehicle with its ownership history")
-def get_vehicle(vehicle_id: str, subject: SubjectDep, session: SessionDep) -> VehicleRead:
-    subject.require(Permission.VEHICLES_READ)
-    return vehicle_detail(session, VehicleRepository(session).get(subject, vehicle_id))
+def get_vehicle(vehicle_id: str, subject: VehicleReader, session: SessionDep) -> VehicleRead:
+    return vehicle_detail(session, VehicleRepository(session).get_readable(subject, vehicle_id))
 
 
 @router.patch("/vehicles/{vehicle_id}", summary="Update plate, mileage or servicing dealer")
 def update_vehicle(
-    vehicle_id: str, body: VehicleUpdate, subject: SubjectDep, session: SessionDep
+    vehicle_id: str, body: VehicleUpdate, subject: VehicleWriter, session: SessionDep
 ) -> VehicleRead:
-    vehicle = VehicleRepository(session).get(subject, vehicle_id)
+    vehicle = VehicleRepository(session).get_readable(subject, vehicle_id)
     return vehicle_detail(session, service.update_vehicle(session, subject, vehicle, data=body))
 
 
 @router.post("/vehicles/{vehicle_id}/transfer", summary="Record a resale to another customer")
 def transfer_vehicle(
-    vehicle_id: str, body: OwnershipTransfer, subject: SubjectDep, session: SessionDep
+    vehicle_id: str, body: OwnershipTransfer, subject: VehicleWriter, session: SessionDep
 ) -> VehicleRead:
-    vehicle = VehicleRepository(session).get(subject, vehicle_id)
+    vehicle = VehicleRepository(session).get_readable(subject, vehicle_id)
     return vehicle_detail(session, service.transfer_vehicle(session, subject, vehicle, data=body))

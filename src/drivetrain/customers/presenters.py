@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.roles import Permission
@@ -19,7 +21,6 @@ from drivetrain.customers.schemas import (
 )
 from drivetrain.kit.masking import mask_address, mask_name, mask_tail
 from drivetrain.kit.phone import mask_phone
-from drivetrain.org.models import Brand
 from drivetrain.org.repository import StaffRepository
 
 
@@ -114,29 +115,38 @@ def customer_detail(session: Session, subject: AuthSubject, customer: Customer) 
 
 
 def vehicle_detail(session: Session, vehicle: Vehicle) -> VehicleRead:
+    return vehicle_details(session, [vehicle])[0]
+
+
+def vehicle_details(session: Session, vehicles: Sequence[Vehicle]) -> list[VehicleRead]:
+    """Vehicles with their brand, dealers and ownership history, in a fixed number of queries."""
     repo = VehicleRepository(session)
-    series = repo.series_names({vehicle.series_id})
+    series = repo.series_names({v.series_id for v in vehicles})
     dealers = CustomerRepository(session).dealer_labels(
-        {d for d in (vehicle.selling_dealer_id, vehicle.servicing_dealer_id) if d}
+        {d for v in vehicles for d in (v.selling_dealer_id, v.servicing_dealer_id) if d}
     )
-    brand = session.get(Brand, vehicle.brand_id) if vehicle.brand_id else None
-    return VehicleRead(
-        **vehicle_summary(vehicle, series).model_dump(),
-        brand=brand.name if brand else None,
-        selling_dealer_code=dealers[vehicle.selling_dealer_id][0] if vehicle.selling_dealer_id else None,
-        servicing_dealer_code=dealers[vehicle.servicing_dealer_id][0]
-        if vehicle.servicing_dealer_id
-        else None,
-        mileage_km=vehicle.mileage_km,
-        ownerships=[
-            # Earlier owners may be another dealer's customers: show who, not their full name.
-            OwnershipRead(
-                customer_id=o.customer_id,
-                customer_name=name if o.customer_id == vehicle.owner_id else mask_name(name),
-                started_on=o.started_on,
-                ended_on=o.ended_on,
-            )
-            for o, name in repo.ownerships(vehicle.id)
-        ],
-        created_at=vehicle.created_at,
-    )
+    brands = repo.brand_names({v.brand_id for v in vehicles if v.brand_id})
+    ownerships = repo.ownerships_of([v.id for v in vehicles])
+    return [
+        VehicleRead(
+            **vehicle_summary(vehicle, series).model_dump(),
+            brand=brands.get(vehicle.brand_id) if vehicle.brand_id else None,
+            selling_dealer_code=dealers[vehicle.selling_dealer_id][0] if vehicle.selling_dealer_id else None,
+            servicing_dealer_code=dealers[vehicle.servicing_dealer_id][0]
+            if vehicle.servicing_dealer_id
+            else None,
+            mileage_km=vehicle.mileage_km,
+            ownerships=[
+                # Earlier owners may be another dealer's customers: show who, not their full name.
+                OwnershipRead(
+                    customer_id=o.customer_id,
+                    customer_name=name if o.customer_id == vehicle.owner_id else mask_name(name),
+                    started_on=o.started_on,
+                    ended_on=o.ended_on,
+                )
+                for o, name in ownerships.get(vehicle.id, [])
+            ],
+            created_at=vehicle.created_at,
+        )
+        for vehicle in vehicles
+    ]

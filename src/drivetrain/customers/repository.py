@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, and_, delete, false, func, not_, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import (
@@ -27,9 +28,8 @@ from drivetrain.kit.errors import InvalidInput, NotFound
 from drivetrain.kit.ids import is_id
 from drivetrain.kit.pagination import keyset
 from drivetrain.kit.repository import Repository
-from drivetrain.org.models import Dealer, Series
+from drivetrain.org.models import Brand, Dealer, Series
 from drivetrain.org.repository import scoped
-from drivetrain.sources.models import Source, SourceRecord
 
 TIMELINE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "sales": (("purchase",), ("lead.", "vehicle.")),
@@ -71,12 +71,22 @@ class TimelineFilter:
     source: str | None = None
     since: date | None = None
     until: date | None = None
+    source_records: Select[str] | None = None
+    """The ids of the records of the source system named ``source``: customers knows no source
+    system, so whoever names one (an edge module) asks ``sources`` for them (see ``checked``)."""
 
     @classmethod
     def checked(
-        cls, *, groups: Sequence[str], source: str | None, since: date | None, until: date | None
+        cls,
+        *,
+        groups: Sequence[str],
+        source: str | None,
+        since: date | None,
+        until: date | None,
+        records_of: Callable[[str], Select[str]],
     ) -> TimelineFilter:
-        """Known groups only, and a day range that runs forward."""
+        """Known groups only, and a day range that runs forward; ``records_of`` gives the ids of a
+        source system's records by its name."""
         unknown = sorted(set(groups) - set(GROUPS))
         if unknown:
             raise InvalidInput("group", f"unknown group {unknown[0]!r}; groups: {', '.join(GROUPS)}")
@@ -85,7 +95,9 @@ class TimelineFilter:
                 raise InvalidInput(name, f"a day from {TIMELINE_DAYS[0]} to {TIMELINE_DAYS[1]}")
         if since and until and until < since:
             raise InvalidInput("until", "the range ends before it starts")
-        return cls(groups=tuple(groups), source=source or None, since=since, until=until)
+        source = source or None
+        records = records_of(source) if source and source != OWN_SOURCE else None
+        return cls(groups=tuple(groups), source=source, since=since, until=until, source_records=records)
 
 
 def china_day_start(day: date) -> datetime:
@@ -119,23 +131,23 @@ def _in_group(group: str) -> ColumnElement[bool]:
     )
 
 
-class CustomerRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class CustomerRepository(Repository[Customer]):
+    model = Customer
+    missing = "no such customer"
 
     def readable(self, subject: AuthSubject) -> Select[Customer]:
         return scoped(
             select(Customer), subject, dealer_col=Customer.dealer_id, owner_col=Customer.consultant_id
         )
 
-    def get(self, subject: AuthSubject, customer_id: str) -> Customer:
-        customer = self.session.scalar(
-            self.readable(subject)
-            .where(Customer.id == customer_id)
-            .options(selectinload(Customer.contact_points))
-        )
+    def get_readable(self, subject: AuthSubject, row_id: str) -> Customer:
+        """With its contact points loaded: every caller shows or changes them, and they never load
+        lazily (``lazy="raise"``)."""
+        points = selectinload(Customer.contact_points)
+        stmt = self.readable(subject).where(Customer.id == row_id).options(points)
+        customer = self.session.scalar(stmt)
         if customer is None:
-            raise NotFound("no such customer")
+            raise NotFound(self.missing)
         return customer
 
     def search(
@@ -187,6 +199,21 @@ class CustomerRepository:
             .order_by(Customer.id)
         )
         return {number: customer for number, customer in self.session.execute(stmt)}
+
+    def contact_keys(self, customer_id: str) -> set[tuple[str, str]]:
+        """(kind, value) of each of the customer's contact points."""
+        stmt = select(ContactPoint.kind, ContactPoint.value).where(ContactPoint.customer_id == customer_id)
+        return {(kind, value) for kind, value in self.session.execute(stmt)}
+
+    def remove_contacts(self, customer_id: str, keys: Sequence[tuple[str, str]]) -> None:
+        for kind, value in keys:
+            self.session.execute(
+                delete(ContactPoint).where(
+                    ContactPoint.customer_id == customer_id,
+                    ContactPoint.kind == kind,
+                    ContactPoint.value == value,
+                )
+            )
 
     def count_at_dealer(self, subject: AuthSubject, dealer_id: str) -> int:
         stmt = self.readable(subject).where(Customer.dealer_id == dealer_id)
@@ -242,12 +269,8 @@ class CustomerRepository:
             stmt = stmt.where(or_(kind_match, *(_in_group(group) for group in filters.groups)))
         if filters.source == OWN_SOURCE:
             stmt = stmt.where(TimelineEvent.source_record_id.is_(None))
-        elif filters.source:
-            stmt = (
-                stmt.join(SourceRecord, SourceRecord.id == TimelineEvent.source_record_id)
-                .join(Source, Source.id == SourceRecord.source_id)
-                .where(Source.name == filters.source)
-            )
+        elif filters.source_records is not None:
+            stmt = stmt.where(TimelineEvent.source_record_id.in_(filters.source_records))
         if filters.since:
             stmt = stmt.where(TimelineEvent.at >= china_day_start(filters.since))
         if filters.until:
@@ -259,19 +282,6 @@ class CustomerRepository:
             )
         stmt = stmt.order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc()).limit(limit + 1)
         return list(self.session.scalars(stmt))
-
-    def timeline_sources(self, customer_id: str) -> list[str]:
-        """The source systems whose records are on this customer's timeline, by name."""
-        return list(
-            self.session.scalars(
-                select(Source.name)
-                .join(SourceRecord, SourceRecord.source_id == Source.id)
-                .join(TimelineEvent, TimelineEvent.source_record_id == SourceRecord.id)
-                .where(TimelineEvent.customer_id == customer_id)
-                .group_by(Source.name)
-                .order_by(Source.name)
-            )
-        )
 
     def dealer_labels(self, dealer_ids: set[str]) -> dict[str, tuple[str, str]]:
         """``{dealer_id: (code, name)}`` for display next to rows already read in scope."""
@@ -289,10 +299,20 @@ class TimelineRepository(Repository[TimelineEvent]):
 
     model = TimelineEvent
 
+    def delete_many(self, ids: Sequence[str]) -> None:
+        if ids:
+            stmt = delete(TimelineEvent).where(TimelineEvent.id.in_(ids))
+            self.session.execute(stmt, execution_options={"synchronize_session": False})
 
-class VehicleRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def replace_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rewrite whole rows by id (each mapping holds ``id`` and the columns to set): one statement."""
+        if rows:
+            self.session.execute(update(TimelineEvent), list(rows))
+
+
+class VehicleRepository(Repository[Vehicle]):
+    model = Vehicle
+    missing = "no such vehicle"
 
     def readable(self, subject: AuthSubject) -> Select[Vehicle]:
         """A car is visible to whoever may see its current owner; an unowned car to HQ only."""
@@ -302,12 +322,6 @@ class VehicleRepository:
             if owners.whereclause is not None
             else select(Vehicle)
         )
-
-    def get(self, subject: AuthSubject, vehicle_id: str) -> Vehicle:
-        vehicle = self.session.scalar(self.readable(subject).where(Vehicle.id == vehicle_id))
-        if vehicle is None:
-            raise NotFound("no such vehicle")
-        return vehicle
 
     def search(
         self, subject: AuthSubject, *, vin: str | None, plate: str | None, cursor: str | None, limit: int
@@ -330,14 +344,39 @@ class VehicleRepository:
         """Existence check for uniqueness, not a read for display."""
         return self.session.scalar(select(Vehicle).where(Vehicle.vin == vin))
 
-    def ownerships(self, vehicle_id: str) -> list[tuple[Ownership, str]]:
+    def ownerships_of(self, vehicle_ids: Sequence[str]) -> dict[str, list[tuple[Ownership, str]]]:
+        """Per vehicle, its ownerships with the owner's name, newest first."""
+        if not vehicle_ids:
+            return {}
         rows = self.session.execute(
             select(Ownership, Customer.name)
             .join(Customer, Customer.id == Ownership.customer_id)
-            .where(Ownership.vehicle_id == vehicle_id)
+            .where(Ownership.vehicle_id.in_(vehicle_ids))
             .order_by(Ownership.started_on.desc(), Ownership.id.desc())
         )
-        return [(ownership, name) for ownership, name in rows]
+        found: dict[str, list[tuple[Ownership, str]]] = {}
+        for ownership, name in rows:
+            found.setdefault(ownership.vehicle_id, []).append((ownership, name))
+        return found
+
+    def brand_names(self, brand_ids: set[str]) -> dict[str, str]:
+        if not brand_ids:
+            return {}
+        return dict(self.session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(brand_ids))).all())
+
+    def series_named(self, name: str) -> tuple[str, str] | None:
+        """(series id, brand id) of the series with this Chinese or English name."""
+        stmt = select(Series.id, Series.brand_id).where((Series.name == name) | (Series.name_en == name))
+        row = self.session.execute(stmt).first()
+        return None if row is None else (row.id, row.brand_id)
+
+    def first_brand_id(self) -> str | None:
+        """The brand a car of no named series is registered under (a single-brand install's)."""
+        return self.session.scalar(select(Brand.id).order_by(Brand.id).limit(1))
+
+    def current_ownership(self, vehicle_id: str) -> Ownership | None:
+        stmt = select(Ownership).where(Ownership.vehicle_id == vehicle_id, Ownership.ended_on.is_(None))
+        return self.session.scalar(stmt)
 
     def series_names(self, series_ids: set[str | None]) -> dict[str, str]:
         ids = {s for s in series_ids if s}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
@@ -47,7 +47,7 @@ from drivetrain.kit.ids import new_id
 from drivetrain.kit.phone import normalize_phone
 from drivetrain.kit.plate import normalize_plate
 from drivetrain.kit.vin import normalize_vin
-from drivetrain.org.models import Brand, Dealer, Series
+from drivetrain.org.models import Dealer
 from drivetrain.org.repository import DealerRepository, StaffRepository
 
 
@@ -120,6 +120,50 @@ def add_timeline_many(session: Session, entries: list[TimelineEntry]) -> None:
     TimelineRepository(session).insert_many(rows)
 
 
+@dataclass(frozen=True)
+class TimelineChanges:
+    """What a projection of source records changes on timelines: rows to insert (with their ids and
+    ``source_record_id``), rows to rewrite (``id`` and the columns that change) and ids to delete."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.inserts) + len(self.updates) + len(self.deletes)
+
+
+def replace_source_timeline(session: Session, changes: TimelineChanges) -> None:
+    """Apply a chunk of ``sources.events``' projection in at most three statements: the events that
+    source records put on timelines are kept in step with the records by their source."""
+    timeline = TimelineRepository(session)
+    timeline.delete_many(changes.deletes)
+    timeline.insert_many(changes.inserts)
+    timeline.replace_many(changes.updates)
+
+
+def add_resolved_customers(session: Session, count: int, *, name: str) -> list[str]:
+    """``count`` new HQ-held customers for clusters of source records nobody holds yet (identity
+    resolution), in order; their golden records fill them in. Their ids, known before the flush."""
+    customers = [Customer(id=new_id(), name=name, source="resolution", provenance={}) for _ in range(count)]
+    session.add_all(customers)
+    return [customer.id for customer in customers]
+
+
+def contact_keys(session: Session, customer_id: str) -> set[tuple[str, str]]:
+    """(kind, value) of each of the customer's contact points."""
+    return CustomerRepository(session).contact_keys(customer_id)
+
+
+def replace_contacts(
+    session: Session, customer_id: str, *, remove: Sequence[tuple[str, str]], add: Sequence[tuple[str, str]]
+) -> None:
+    """Drop and add contact points by (kind, value): the golden record's identifiers follow the
+    records that carry them (unify/golden.py)."""
+    CustomerRepository(session).remove_contacts(customer_id, remove)
+    session.add_all(ContactPoint(customer_id=customer_id, kind=kind, value=value) for kind, value in add)
+
+
 def _dealer_for(
     session: Session, subject: AuthSubject, code: str | None, *, field: str = "dealer_code"
 ) -> Dealer | None:
@@ -152,7 +196,7 @@ def _placement(
     dealer = _dealer_for(session, subject, dealer_code)
     if dealer is None and subject.dealer_id is not None:
         dealer = session.get(Dealer, subject.dealer_id)
-    if dealer is None and subject.scope is not Scope.ALL:
+    if dealer is None and not subject.is_hq:
         raise InvalidInput("dealer_code", "say which of your dealers holds this customer")
     user = _consultant_for(session, subject, consultant, dealer)
     if user is None and subject.scope is Scope.OWN:
@@ -200,9 +244,11 @@ def _snapshot(customer: Customer) -> dict[str, Any]:
 def create_customer(
     session: Session, subject: AuthSubject, *, data: CustomerCreate, idempotency_key: str | None = None
 ) -> Customer:
+    """A new customer. Lead capture calls this too, under its own route's gate: the permission is
+    checked here, for whoever asks."""
     subject.require(Permission.CUSTOMERS_WRITE)
     if idempotency_key and (earlier := replayed(session, subject, "customer.create", idempotency_key, data)):
-        return CustomerRepository(session).get(subject, earlier)
+        return CustomerRepository(session).get_readable(subject, earlier)
     dealer_id, consultant_id = _placement(session, subject, data.dealer_code, data.consultant)
     customer = Customer(
         id=new_id(),  # known before the flush, so callers can batch a whole capture into one flush
@@ -264,7 +310,6 @@ def _claim_edited_fields(customer: Customer, sent: set[str]) -> None:
 def update_customer(
     session: Session, subject: AuthSubject, customer: Customer, *, data: CustomerUpdate
 ) -> Customer:
-    subject.require(Permission.CUSTOMERS_WRITE)
     before = _snapshot(customer)
     sent = data.model_fields_set
     if "name" in sent and data.name:
@@ -315,7 +360,8 @@ def update_customer(
 def record_consent(
     session: Session, subject: AuthSubject, customer: Customer, data: ConsentIn, *, audited: bool = True
 ) -> Consent:
-    """A new decision row; earlier ones stay as history (PIPL: when and where consent changed)."""
+    """A new decision row; earlier ones stay as history (PIPL: when and where consent changed). Lead
+    capture records consents too, so the permission is checked here, for whoever asks."""
     subject.require(Permission.CUSTOMERS_WRITE)
     consent = Consent(
         customer_id=customer.id,
@@ -358,26 +404,24 @@ class VehiclePlacement:
 def _series(session: Session, name: str | None) -> VehiclePlacement:
     if name is None:
         return VehiclePlacement(None, None)
-    row = session.execute(
-        select(Series.id, Series.brand_id).where((Series.name == name) | (Series.name_en == name))
-    ).first()
-    if row is None:
+    found = VehicleRepository(session).series_named(name)
+    if found is None:
         raise InvalidInput("series", f"unknown series {name}")
-    return VehiclePlacement(brand_id=row.brand_id, series_id=row.id)
+    series_id, brand_id = found
+    return VehiclePlacement(brand_id=brand_id, series_id=series_id)
 
 
 def register_vehicle(
     session: Session, subject: AuthSubject, *, data: VehicleCreate, idempotency_key: str | None = None
 ) -> Vehicle:
-    subject.require(Permission.VEHICLES_WRITE)
     vehicles = VehicleRepository(session)
     if idempotency_key and (earlier := replayed(session, subject, "vehicle.create", idempotency_key, data)):
-        return vehicles.get(subject, earlier)
+        return vehicles.get_readable(subject, earlier)
     if vehicles.by_vin(data.vin) is not None:
         raise Conflict(
             f"a vehicle with VIN {data.vin} is already registered",
         )
-    if data.customer_id is None and subject.scope is not Scope.ALL:
+    if data.customer_id is None and not subject.is_hq:
         raise InvalidInput("customer_id", "a vehicle registered by a dealer needs its owner")
     owner = _customer_in_scope(session, subject, data.customer_id) if data.customer_id else None
     placement = _series(session, data.series)
@@ -430,19 +474,18 @@ def register_vehicle(
 
 def _customer_in_scope(session: Session, subject: AuthSubject, customer_id: str) -> Customer:
     try:
-        return CustomerRepository(session).get(subject, customer_id)
+        return CustomerRepository(session).get_readable(subject, customer_id)
     except NotFound:
         raise InvalidInput("customer_id", "no such customer") from None
 
 
 def _default_brand(session: Session) -> str | None:
-    return session.scalar(select(Brand.id).order_by(Brand.id).limit(1))
+    return VehicleRepository(session).first_brand_id()
 
 
 def update_vehicle(
     session: Session, subject: AuthSubject, vehicle: Vehicle, *, data: VehicleUpdate
 ) -> Vehicle:
-    subject.require(Permission.VEHICLES_WRITE)
     before = {
         "plate": vehicle.plate,
         "mileage_km": vehicle.mileage_km,
@@ -487,14 +530,11 @@ def transfer_vehicle(
     session: Session, subject: AuthSubject, vehicle: Vehicle, *, data: OwnershipTransfer
 ) -> Vehicle:
     """Resale: close the current ownership and open a new one; both owners' timelines record it."""
-    subject.require(Permission.VEHICLES_WRITE)
     new_owner = _customer_in_scope(session, subject, data.customer_id)
     if new_owner.id == vehicle.owner_id:
         raise InvalidInput("customer_id", "this customer already owns the vehicle")
     on = data.on or clock.now().date()
-    current = session.scalar(
-        select(Ownership).where(Ownership.vehicle_id == vehicle.id, Ownership.ended_on.is_(None))
-    )
+    current = VehicleRepository(session).current_ownership(vehicle.id)
     if current is not None:
         if on < current.started_on:
             raise InvalidInput("on", f"the current ownership started on {current.started_on.isoformat()}")

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
 from drivetrain.customers import service
-from drivetrain.customers.presenters import customer_detail, customer_summaries, vehicle_detail
+from drivetrain.customers.auth import ConsoleCustomerReader
+from drivetrain.customers.presenters import customer_detail, customer_summaries, vehicle_details
 from drivetrain.customers.repository import (
     GROUPS,
     OWN_SOURCE,
@@ -24,6 +24,7 @@ from drivetrain.kit import clock
 from drivetrain.kit.errors import InvalidInput
 from drivetrain.kit.pagination import page_of
 from drivetrain.kit.validators import Text
+from drivetrain.sources.repository import SourceRepository
 from drivetrain.web.templating import local_time, render
 
 router = APIRouter(include_in_schema=False)
@@ -37,12 +38,11 @@ TIMELINE_TARGET = "timeline-events"
 @router.get("/customers")
 def customer_list(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleCustomerReader,
     session: SessionDep,
     q: Annotated[Text, Query(max_length=60)] = "",
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
 ) -> HTMLResponse:
-    subject.require(Permission.CUSTOMERS_READ)
     rows = CustomerRepository(session).search(
         subject, service.interpret_query(q), cursor=cursor, limit=PAGE_SIZE
     )
@@ -57,7 +57,7 @@ def customer_list(
 def customer_page(
     request: Request,
     customer_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCustomerReader,
     session: SessionDep,
     group: Annotated[Text, Query(max_length=20)] = "",
     source: Annotated[Text, Query(max_length=40)] = "",
@@ -66,13 +66,12 @@ def customer_page(
     cursor: Annotated[Text | None, Query(max_length=120)] = None,
 ) -> HTMLResponse:
     """The 360 page; the timeline filters (kind group, source, days) re-render the timeline alone."""
-    subject.require(Permission.CUSTOMERS_READ)
     repo = CustomerRepository(session)
-    customer = repo.get(subject, customer_id)
+    customer = repo.get_readable(subject, customer_id)
     chosen = {"group": group, "source": source, "since": since, "until": until}
     error: InvalidInput | None = None
     try:
-        filters = _timeline_filter(group, source, since, until)
+        filters = _timeline_filter(SourceRepository(session), group, source, since, until)
     except InvalidInput as invalid:
         filters, error = TimelineFilter(), invalid
     rows = repo.timeline(customer.id, filters=filters, cursor=cursor, limit=TIMELINE_PAGE)
@@ -88,24 +87,27 @@ def customer_page(
     status = 422 if error else 200
     if request.headers.get("hx-target") == TIMELINE_TARGET:
         return render(request, "customers/_timeline.html", context, subject=subject, status=status)
-    vehicles = [vehicle_detail(session, v) for v in VehicleRepository(session).of_owners([customer.id])]
+    vehicles = vehicle_details(session, VehicleRepository(session).of_owners([customer.id]))
     context |= {
         "customer": customer_detail(session, subject, customer),
         "vehicles": vehicles,
         "history": repo.consent_history(customer.id),
         "groups": GROUPS,
-        "sources": repo.timeline_sources(customer.id),
+        "sources": SourceRepository(session).names_on_timeline(customer.id),
         "own_source": OWN_SOURCE,
     }
     return render(request, "customers/detail.html", context, subject=subject, status=status)
 
 
-def _timeline_filter(group: str, source: str, since: str, until: str) -> TimelineFilter:
+def _timeline_filter(
+    sources: SourceRepository, group: str, source: str, since: str, until: str
+) -> TimelineFilter:
     return TimelineFilter.checked(
         groups=[group] if group else [],
         source=source or None,
         since=_day("since", since),
         until=_day("until", until),
+        records_of=sources.record_ids_named,
     )
 
 

@@ -16,7 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from drivetrain import migrate as migrations
 from drivetrain.auth.subject import SYSTEM
 from drivetrain.db import database, unit_of_work
 from drivetrain.kit.errors import DomainError
@@ -75,7 +74,6 @@ def import_source_command(
     """Import a source system's export: every row kept raw beside its normalised form; bad rows are
     reported by row number and field, good ones kept; importing the same file again changes nothing."""
     data = file.read_bytes()
-    migrations.upgrade(database())
     error_file = errors or file.with_name(f"{file.stem}.errors.csv")
     try:
         with database().session(write=False) as session:
@@ -143,7 +141,6 @@ def add_source(
     trust: Annotated[int, typer.Option(min=0, max=100, help="Trust rank: higher wins when sources disagree")],
 ) -> None:
     """Register a source system."""
-    migrations.upgrade(database())
     try:
         data = SourceCreate(name=name, type=type_, trust_rank=trust)
         with unit_of_work() as session:
@@ -158,7 +155,6 @@ def add_source(
 @sources_app.command("list")
 def list_sources() -> None:
     """Source systems with their import profiles."""
-    migrations.upgrade(database())
     with database().session(write=False) as session:
         repository = SourceRepository(session)
         sources = repository.all(SYSTEM)
@@ -192,7 +188,6 @@ def save_profile(
     ] = None,
 ) -> None:
     """Create or replace an import profile: which column of the export holds which field."""
-    migrations.upgrade(database())
     try:
         if from_file is not None:
             body: dict[str, Any] = json.loads(from_file.read_text(encoding="utf-8-sig"))

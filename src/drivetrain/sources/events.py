@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from drivetrain.customers.models import TimelineEvent
+from drivetrain.customers.service import TimelineChanges, replace_source_timeline
 from drivetrain.kit.clock import CHINA_TZ
 from drivetrain.kit.ids import new_id
 from drivetrain.sources.mapping import event_day, event_kind
-from drivetrain.sources.models import Source, SourceRecord
+from drivetrain.sources.models import SourceRecord
+from drivetrain.sources.repository import SourceRepository
 
 CHUNK = 2000
 MAX_SUMMARY_LENGTH = 300
@@ -115,26 +116,11 @@ class _Row:
 
 
 def _read(session: Session, which: ColumnElement[bool], *, limit: int | None = None) -> list[_Row]:
-    """The records, their sources and their current events, in one statement; records linked to
-    nobody and without an event have nothing to do and are skipped."""
-    stmt = (
-        select(
-            SourceRecord.id,
-            SourceRecord.customer_id,
-            SourceRecord.normalized,
-            Source.name,
-            Source.type,
-            TimelineEvent.id,
-            *(getattr(TimelineEvent, column) for column in _EVENT_COLUMNS),
-        )
-        .join(Source, Source.id == SourceRecord.source_id)
-        .outerjoin(TimelineEvent, TimelineEvent.source_record_id == SourceRecord.id)
-        .where(which, or_(SourceRecord.customer_id.is_not(None), TimelineEvent.id.is_not(None)))
-        .order_by(SourceRecord.id)
-        .limit(limit)
-    )
+    """The records, their sources and their current events; records linked to nobody and without an
+    event have nothing to do and are skipped."""
     rows = []
-    for record_id, customer_id, normalized, name, type_, event_id, *event in session.execute(stmt):
+    found = SourceRepository(session).records_with_events(which, _EVENT_COLUMNS, limit=limit)
+    for record_id, customer_id, normalized, name, type_, event_id, *event in found:
         current = (
             None if event_id is None else {"id": event_id, **dict(zip(_EVENT_COLUMNS, event, strict=True))}
         )
@@ -143,28 +129,21 @@ def _read(session: Session, which: ColumnElement[bool], *, limit: int | None = N
 
 
 def _apply(session: Session, rows: Sequence[_Row]) -> int:
-    """Insert, update and delete the chunk's events: at most three statements."""
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    deletes: list[str] = []
+    """Insert, update and delete the chunk's events (through ``customers.service``, whose table the
+    timeline is): at most three statements."""
+    changes = TimelineChanges()
     for row in rows:
         wanted = _wanted(row)
         if wanted is None:
             if row.event is not None:
-                deletes.append(row.event["id"])
+                changes.deletes.append(row.event["id"])
         elif row.event is None:
             millis = max(int(wanted["at"].timestamp() * 1000), 0)
-            inserts.append({"id": new_id(millis), "source_record_id": row.record_id, **wanted})
+            changes.inserts.append({"id": new_id(millis), "source_record_id": row.record_id, **wanted})
         elif any(row.event[column] != wanted[column] for column in _EVENT_COLUMNS):
-            updates.append({"id": row.event["id"], **wanted})
-    if deletes:
-        stmt = delete(TimelineEvent).where(TimelineEvent.id.in_(deletes))
-        session.execute(stmt, execution_options={"synchronize_session": False})
-    if inserts:
-        session.execute(insert(TimelineEvent), inserts)
-    if updates:
-        session.execute(update(TimelineEvent), updates)
-    return len(inserts) + len(updates) + len(deletes)
+            changes.updates.append({"id": row.event["id"], **wanted})
+    replace_source_timeline(session, changes)
+    return len(changes)
 
 
 def _wanted(row: _Row) -> dict[str, Any] | None:

@@ -9,15 +9,26 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select, String, any_, bindparam, false, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Dialect,
+    Select,
+    String,
+    any_,
+    bindparam,
+    false,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
-from drivetrain.auth.roles import Scope
 from drivetrain.auth.subject import AuthSubject
+from drivetrain.customers.models import TimelineEvent
 from drivetrain.db import UTCDateTime
 from drivetrain.kit.errors import NotFound
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 from drivetrain.sources.models import ImportProfile, ImportRun, Source, SourceRecord
 
 UPDATED_ON_CHANGE = ("raw", "normalized", "row_hash", "updated_at", "last_import_id")
@@ -39,19 +50,13 @@ _MERGE_SQL = (
 )
 
 
-class SourceRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class SourceRepository(Repository[Source]):
+    model = Source
+    missing = "no such source system"
 
     def readable(self, subject: AuthSubject) -> Select[Source]:
         stmt = select(Source)
-        return stmt if subject.scope is Scope.ALL else stmt.where(false())
-
-    def get(self, subject: AuthSubject, source_id: str) -> Source:
-        found = self.session.scalar(self.readable(subject).where(Source.id == source_id))
-        if found is None:
-            raise NotFound("no such source system")
-        return found
+        return stmt if subject.is_hq else stmt.where(false())
 
     def by_name(self, subject: AuthSubject, name: str) -> Source:
         found = self.session.scalar(self.readable(subject).where(Source.name == name))
@@ -127,6 +132,52 @@ class SourceRepository:
             _execute_many(connection, _upsert_sql(connection.dialect), changed)
         else:
             _copy_upsert(connection, new + changed)
+
+    def record_ids_named(self, name: str) -> Select[str]:
+        """The ids of the records of the source system called ``name``, as a subquery (the customer
+        timeline's source filter)."""
+        return (
+            select(SourceRecord.id)
+            .join(Source, Source.id == SourceRecord.source_id)
+            .where(Source.name == name)
+        )
+
+    def names_on_timeline(self, customer_id: str) -> list[str]:
+        """The source systems whose records are on this customer's timeline, by name."""
+        return list(
+            self.session.scalars(
+                select(Source.name)
+                .join(SourceRecord, SourceRecord.source_id == Source.id)
+                .join(TimelineEvent, TimelineEvent.source_record_id == SourceRecord.id)
+                .where(TimelineEvent.customer_id == customer_id)
+                .group_by(Source.name)
+                .order_by(Source.name)
+            )
+        )
+
+    def records_with_events(
+        self, which: ColumnElement[bool], event_columns: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The records, their sources and their current timeline events, in one statement, in id
+        order: (record id, customer id, normalized, source name, source type, event id, *event
+        columns). Records linked to nobody and without an event have nothing to project: skipped."""
+        stmt = (
+            select(
+                SourceRecord.id,
+                SourceRecord.customer_id,
+                SourceRecord.normalized,
+                Source.name,
+                Source.type,
+                TimelineEvent.id,
+                *(getattr(TimelineEvent, column) for column in event_columns),
+            )
+            .join(Source, Source.id == SourceRecord.source_id)
+            .outerjoin(TimelineEvent, TimelineEvent.source_record_id == SourceRecord.id)
+            .where(which, or_(SourceRecord.customer_id.is_not(None), TimelineEvent.id.is_not(None)))
+            .order_by(SourceRecord.id)
+            .limit(limit)
+        )
+        return [tuple(row) for row in self.session.execute(stmt)]
 
     def bound_time(self, at: datetime) -> Any:
         """``at`` as the driver stores it in a record's time columns. For SQLite, the text sqlite3's

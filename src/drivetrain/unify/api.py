@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission
+from drivetrain.auth.deps import SessionDep
+from drivetrain.customers.auth import CustomerReader
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.kit.pagination import MAX_LIMIT, Page, page_of
 from drivetrain.kit.validators import Text
 from drivetrain.unify import merge, presenters, review, service
+from drivetrain.unify.auth import IdentityManager
 from drivetrain.unify.config import ResolveConfig
 from drivetrain.unify.models import ReviewStatus
 from drivetrain.unify.repository import ResolutionRepository
@@ -35,7 +36,7 @@ router = APIRouter(tags=["identity"])
     status_code=201,
     summary="Resolve every source record into customers, refresh golden records, queue borderline pairs (HQ)",
 )
-def create_run(body: ResolutionRequest, subject: SubjectDep, session: SessionDep) -> ResolutionRunRead:
+def create_run(body: ResolutionRequest, subject: IdentityManager, session: SessionDep) -> ResolutionRunRead:
     config = ResolveConfig(
         match_probability=body.match_probability,
         review_probability=body.review_probability,
@@ -45,21 +46,19 @@ def create_run(body: ResolutionRequest, subject: SubjectDep, session: SessionDep
 
 @router.get("/resolution-runs", summary="Recent resolution runs, newest first (HQ)")
 def list_runs(
-    subject: SubjectDep, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    subject: IdentityManager, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[ResolutionRunRead]:
-    service.require_identity_manager(subject)
     return [ResolutionRunRead.model_validate(run) for run in ResolutionRepository(session).runs(limit)]
 
 
 @router.get("/match-reviews", summary="The review queue: record pairs the matcher could not decide (HQ)")
 def list_reviews(
-    subject: SubjectDep,
+    subject: IdentityManager,
     session: SessionDep,
     status: ReviewStatus = ReviewStatus.PENDING,
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[ReviewRead]:
-    service.require_identity_manager(subject)
     rows = ResolutionRepository(session).reviews(status, cursor=cursor, limit=limit)
     items, next_cursor = page_of(rows, limit=limit, id_of=lambda item: item.id)
     return Page(items=presenters.review_reads(session, subject, items), next_cursor=next_cursor)
@@ -69,7 +68,9 @@ def list_reviews(
     "/match-reviews/{review_id}/decision",
     summary="Decide a pair: same person (merges their customers) or different (binds later runs)",
 )
-def decide(review_id: str, body: DecisionWrite, subject: SubjectDep, session: SessionDep) -> DecisionRead:
+def decide(
+    review_id: str, body: DecisionWrite, subject: IdentityManager, session: SessionDep
+) -> DecisionRead:
     decision = review.decide(session, subject, review_id, same=body.same, comment=body.comment)
     return DecisionRead(
         review=presenters.review_reads(session, subject, [decision.item])[0],
@@ -84,7 +85,9 @@ def decide(review_id: str, body: DecisionWrite, subject: SubjectDep, session: Se
     status_code=201,
     summary="Merge another customer into this one (HQ; audited, undoable)",
 )
-def merge_into(customer_id: str, body: MergeWrite, subject: SubjectDep, session: SessionDep) -> MergeRead:
+def merge_into(
+    customer_id: str, body: MergeWrite, subject: IdentityManager, session: SessionDep
+) -> MergeRead:
     record = merge.merge_customers(
         session, subject, survivor_id=customer_id, merged_id=body.merged_id, reason=body.reason
     )
@@ -94,7 +97,7 @@ def merge_into(customer_id: str, body: MergeWrite, subject: SubjectDep, session:
 @router.post(
     "/customer-merges/{merge_id}/undo", summary="Unmerge: put back exactly what the merge moved (HQ)"
 )
-def undo_merge(merge_id: str, body: UnmergeWrite, subject: SubjectDep, session: SessionDep) -> MergeRead:
+def undo_merge(merge_id: str, body: UnmergeWrite, subject: IdentityManager, session: SessionDep) -> MergeRead:
     return presenters.merge_read(merge.unmerge(session, subject, merge_id, reason=body.reason))
 
 
@@ -102,7 +105,6 @@ def undo_merge(merge_id: str, body: UnmergeWrite, subject: SubjectDep, session: 
     "/customers/{customer_id}/golden",
     summary="Each golden field's value and where it came from, the linked source records, merges",
 )
-def golden(customer_id: str, subject: SubjectDep, session: SessionDep) -> GoldenRead:
-    subject.require(Permission.CUSTOMERS_READ)
-    customer = CustomerRepository(session).get(subject, customer_id)
+def golden(customer_id: str, subject: CustomerReader, session: SessionDep) -> GoldenRead:
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     return presenters.golden_read(session, subject, customer)

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from drivetrain.customers.models import ContactKind, ContactPoint, Customer
+from drivetrain.customers import service as customers
+from drivetrain.customers.models import ContactKind, Customer
 
 DRIVETRAIN_SOURCE = "drivetrain"
 DRIVETRAIN_TRUST = 90
@@ -210,27 +210,22 @@ def _sync_contacts(session: Session, customer: Customer, records: Sequence[Sourc
             if value:
                 carried.setdefault((contact_kind.value, str(value)), facts.record_id)
     previous: dict[str, str] = dict(customer.provenance.get(CONTACTS_KEY, {}))
-    existing = {
-        (kind, value)
-        for kind, value in session.execute(
-            select(ContactPoint.kind, ContactPoint.value).where(ContactPoint.customer_id == customer.id)
-        )
-    }
-    stale = [key.split(":", 1) for key in previous if tuple(key.split(":", 1)) not in carried]
-    for kind, value in stale:  # e.g. "email:wang@example.com"
-        session.execute(
-            delete(ContactPoint).where(
-                ContactPoint.customer_id == customer.id,
-                ContactPoint.kind == kind,
-                ContactPoint.value == value,
-            )
-        )
+    existing = customers.contact_keys(session, customer.id)
+    stale = [_contact_key(key) for key in previous if _contact_key(key) not in carried]
     added: dict[str, str] = {}
+    new: list[tuple[str, str]] = []
     for (kind, value), record_id in carried.items():
         key = f"{kind}:{value}"
         if (kind, value) not in existing:
-            session.add(ContactPoint(customer_id=customer.id, kind=kind, value=value))
+            new.append((kind, value))
             added[key] = record_id
         elif key in previous:
             added[key] = previous[key]
+    customers.replace_contacts(session, customer.id, remove=stale, add=new)
     return added
+
+
+def _contact_key(key: str) -> tuple[str, str]:
+    """``"email:wang@example.com"`` -> ("email", "wang@example.com")."""
+    kind, _, value = key.partition(":")
+    return kind, value

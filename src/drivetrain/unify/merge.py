@@ -3,9 +3,10 @@
 A merge repoints every row that references the merged customer (leads, cases, vehicles,
 ownerships, consents, contact points, tags, timeline, source records — found from the schema's
 foreign keys, so a new domain's table is covered without touching this) to the survivor, and
-records which rows moved. A row the survivor already has an equal of (the same phone as a
-contact point, the same tag) stays behind rather than be duplicated. The merged customer is kept,
-marked ``merged_into_id``, so old links still resolve and an unmerge can bring it back.
+records which rows moved (``repository.CustomerReferences`` holds that SQL). A row the survivor
+already has an equal of (the same phone as a contact point, the same tag) stays behind rather than be
+duplicated. The merged customer is kept, marked ``merged_into_id``, so old links still resolve and an
+unmerge can bring it back.
 
 The merge is also a decision for identity resolution: the survivor's record and each of the
 merged customer's source records are linked ("same", via merge), so a later run does not split
@@ -14,23 +15,23 @@ them again; an unmerge replaces those with "different" between the two customers
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-from sqlalchemy import Column, Table, UniqueConstraint, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.customers.models import Customer
 from drivetrain.customers.repository import CustomerRepository
-from drivetrain.db import Base
 from drivetrain.kit import clock
 from drivetrain.kit.errors import Conflict, InvalidInput, NotFound
-from drivetrain.sources.models import SourceRecord
 from drivetrain.unify.models import CustomerMerge, MatchReview, ReviewStatus
-from drivetrain.unify.repository import ResolutionRepository, crm_ref, ordered_pair
-from drivetrain.unify.service import refresh_golden, require_identity_manager
+from drivetrain.unify.repository import (
+    CustomerReferences,
+    MergeRepository,
+    ResolutionRepository,
+    crm_ref,
+    ordered_pair,
+)
+from drivetrain.unify.service import refresh_golden
 
 GOLDEN_FIELDS = (
     "name",
@@ -45,35 +46,17 @@ GOLDEN_FIELDS = (
     "id_number_last4",
     "provenance",
 )
-_NOT_MOVED = {
-    ("customer", "merged_into_id"),
-    ("customer_merge", "survivor_id"),
-    ("customer_merge", "merged_id"),
-}
-
-
-def customer_references() -> Iterator[Column[Any]]:
-    """Every column in the schema that points at a customer, except the merge bookkeeping itself."""
-    for table in Base.metadata.sorted_tables:
-        for column in table.columns:
-            if (table.name, column.name) in _NOT_MOVED:
-                continue
-            if any(
-                fk.column.table.name == "customer" and fk.column.name == "id" for fk in column.foreign_keys
-            ):
-                yield column
 
 
 def merge_customers(
     session: Session, subject: AuthSubject, *, survivor_id: str, merged_id: str, reason: str
 ) -> CustomerMerge:
     customers = CustomerRepository(session)
-    survivor = customers.get(subject, survivor_id)
-    require_identity_manager(subject)
+    survivor = customers.get_readable(subject, survivor_id)
     if survivor_id == merged_id:
         raise InvalidInput("merged_id", "a customer cannot be merged into themselves")
     try:
-        merged = customers.get(subject, merged_id)
+        merged = customers.get_readable(subject, merged_id)
     except NotFound:
         raise InvalidInput("merged_id", "no such customer") from None
     for customer, field in ((survivor, "survivor_id"), (merged, "merged_id")):
@@ -82,13 +65,8 @@ def merge_customers(
                 f"{field}: customer {customer.id} was merged into {customer.merged_into_id} already"
             )
     before = {name: getattr(survivor, name) for name in GOLDEN_FIELDS}
-    merged_records = list(
-        session.scalars(select(SourceRecord.id).where(SourceRecord.customer_id == merged.id))
-    )
-    moved = {
-        f"{column.table.name}.{column.name}": _move(session, column, merged.id, survivor.id)
-        for column in customer_references()
-    }
+    merged_records = ResolutionRepository(session).record_ids_of(merged.id)
+    moved = CustomerReferences(session).move(merged.id, survivor.id)
     merged.merged_into_id = survivor.id
     survivor.updated_at = clock.now()  # its rows changed: tags and tiers recompute it (segments_tasks)
     record = CustomerMerge(
@@ -122,17 +100,13 @@ def merge_customers(
 
 def unmerge(session: Session, subject: AuthSubject, merge_id: str, *, reason: str) -> CustomerMerge:
     """Put back what the merge moved, restore the survivor's golden record, revive the merged one."""
-    require_identity_manager(subject)
-    record = ResolutionRepository(session).merge(merge_id)
+    record = MergeRepository(session).get_readable(subject, merge_id)
     if record.unmerged_at is not None:
         raise Conflict("this merge was undone already")
-    survivor = CustomerRepository(session).get(subject, record.survivor_id)
+    survivor = CustomerRepository(session).get_readable(subject, record.survivor_id)
     merged = session.get(Customer, record.merged_id)
     assert merged is not None, "a merged customer is never deleted"
-    for column in customer_references():
-        rows = record.moved.get(f"{column.table.name}.{column.name}")
-        if rows:
-            _move_back(session, column, rows, survivor.id, merged.id)
+    CustomerReferences(session).move_back(record.moved, survivor.id, merged.id)
     for name, value in record.survivor_before.items():
         setattr(survivor, name, value)
     merged.merged_into_id = None
@@ -151,72 +125,6 @@ def unmerge(session: Session, subject: AuthSubject, merge_id: str, *, reason: st
         changes={"merged_id": [merged.id, None], "reason": [None, reason]},
     )
     return record
-
-
-# --- moving rows ------------------------------------------------------------------------------
-
-
-def _move(session: Session, column: Column[Any], source_id: str, target_id: str) -> list[Any]:
-    """Repoint ``column`` from source to target, except rows whose unique key the target holds
-    already; returns the moved rows' keys (see ``_row_key``)."""
-    table = column.table
-    key_columns = _key_columns(table, column)
-    if (
-        not key_columns
-    ):  # a row keyed by the customer alone (their value tier) is theirs: recomputed, not moved
-        return []
-    stmt = select(*key_columns).where(column == source_id)
-    for other in _unique_partners(table, column):
-        twin = table.alias("twin")
-        stmt = stmt.where(
-            ~exists().where(twin.c[column.name] == target_id, *(twin.c[c.name] == c for c in other))
-        )
-    keys = [_row_key(row) for row in session.execute(stmt)]
-    for key in keys:
-        session.execute(
-            update(table)
-            .where(column == source_id, *_match(table, column, key))
-            .values({column.name: target_id})
-        )
-    return keys
-
-
-def _move_back(
-    session: Session, column: Column[Any], keys: list[Any], survivor_id: str, merged_id: str
-) -> None:
-    table = column.table
-    for key in keys:
-        session.execute(
-            update(table)
-            .where(column == survivor_id, *_match(table, column, key))
-            .values({column.name: merged_id})
-        )
-
-
-def _key_columns(table: Table, column: Column[Any]) -> list[Column[Any]]:
-    """What names a row apart from the customer column: its primary key, less that column."""
-    return [c for c in table.primary_key.columns if c.name != column.name]
-
-
-def _unique_partners(table: Table, column: Column[Any]) -> list[list[Column[Any]]]:
-    """For each unique key that includes ``column``: its other columns."""
-    keys = [list(table.primary_key.columns)] + [
-        list(constraint.columns)
-        for constraint in table.constraints
-        if isinstance(constraint, UniqueConstraint)
-    ]
-    return [[c for c in key if c.name != column.name] for key in keys if column.name in {c.name for c in key}]
-
-
-def _row_key(row: Any) -> Any:
-    values = list(row)
-    return values[0] if len(values) == 1 else values
-
-
-def _match(table: Table, column: Column[Any], key: Any) -> list[Any]:
-    columns = _key_columns(table, column)
-    values = [key] if len(columns) == 1 else list(key)
-    return [c == v for c, v in zip(columns, values, strict=True)]
 
 
 # --- decisions for identity resolution -----------------------------------------------------------
@@ -250,7 +158,7 @@ def _unlink_decisions(session: Session, subject: AuthSubject, merge: CustomerMer
     for ref in [crm_ref(merge.merged_id), *map(str, merge.moved.get("source_record.customer_id", []))]:
         item = repository.decision_between(survivor_ref, ref)
         if item is not None and item.via == "merge":
-            session.execute(delete(MatchReview).where(MatchReview.id == item.id))
+            repository.delete_decision(item)
     _decide(
         session,
         repository,

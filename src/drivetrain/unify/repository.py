@@ -8,16 +8,29 @@ goes through ``CustomerRepository.readable``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import pyarrow as pa
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    Table,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from drivetrain.customers.models import ContactKind, ContactPoint, Customer, Vehicle
-from drivetrain.kit.errors import NotFound
+from drivetrain.db import Base
 from drivetrain.kit.pagination import keyset
+from drivetrain.kit.repository import Repository
 from drivetrain.org.models import Dealer
 from drivetrain.sources.models import Source, SourceRecord
 from drivetrain.unify.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
@@ -46,9 +59,11 @@ def _address_text(n: dict[str, Any]) -> str | None:
     return text or None
 
 
-class ResolutionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class ResolutionRepository(Repository[MatchReview]):
+    """HQ data as a whole: ``readable`` keeps the default (every row); the routes' gates admit HQ only."""
+
+    model = MatchReview
+    missing = "no such review item"
 
     # --- what resolution reads ---------------------------------------------------------------
 
@@ -226,12 +241,6 @@ class ResolutionRepository:
 
     # --- the review queue ----------------------------------------------------------------------
 
-    def review(self, review_id: str) -> MatchReview:
-        item = self.session.get(MatchReview, review_id)
-        if item is None:
-            raise NotFound("no such review item")
-        return item
-
     def reviews(self, status: ReviewStatus, *, cursor: str | None, limit: int) -> list[MatchReview]:
         """Newest first, ``limit + 1`` rows (see ``kit.pagination``)."""
         stmt = select(MatchReview).where(MatchReview.status == status)
@@ -297,11 +306,13 @@ class ResolutionRepository:
 
     # --- merges -------------------------------------------------------------------------------
 
-    def merge(self, merge_id: str) -> CustomerMerge:
-        found = self.session.get(CustomerMerge, merge_id)
-        if found is None:
-            raise NotFound("no such merge")
-        return found
+    def record_ids_of(self, customer_id: str) -> list[str]:
+        """The ids of the source records linked to this customer."""
+        stmt = select(SourceRecord.id).where(SourceRecord.customer_id == customer_id)
+        return list(self.session.scalars(stmt))
+
+    def delete_decision(self, item: MatchReview) -> None:
+        self.session.execute(delete(MatchReview).where(MatchReview.id == item.id))
 
     def merges_of(self, customer_id: str) -> list[CustomerMerge]:
         return list(
@@ -316,3 +327,109 @@ class ResolutionRepository:
         return list(
             self.session.scalars(select(ResolutionRun).order_by(ResolutionRun.id.desc()).limit(limit))
         )
+
+
+class MergeRepository(Repository[CustomerMerge]):
+    """Merges are HQ's record of identity decisions: the default ``readable`` (every row)."""
+
+    model = CustomerMerge
+    missing = "no such merge"
+
+
+_NOT_MOVED = {
+    ("customer", "merged_into_id"),
+    ("customer_merge", "survivor_id"),
+    ("customer_merge", "merged_id"),
+}
+
+
+def customer_references() -> Iterator[Column[Any]]:
+    """Every column in the schema that points at a customer, except the merge bookkeeping itself."""
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if (table.name, column.name) in _NOT_MOVED:
+                continue
+            if any(
+                fk.column.table.name == "customer" and fk.column.name == "id" for fk in column.foreign_keys
+            ):
+                yield column
+
+
+class CustomerReferences:
+    """Repoints every row that references a customer, in every domain's tables, by UPDATE.
+
+    This is the one place where unify writes other domains' tables, and it must be: a merge makes
+    two customers one, so each lead, case, vehicle, consent, tag, timeline line and source record of
+    the merged customer moves to the survivor, whatever domain owns it. The columns come from the
+    schema's foreign keys, so a new domain's table is covered without a service of its own to call;
+    and the moved rows' keys are returned and kept on the merge, so an unmerge puts back exactly
+    those rows and no others (which no per-domain "reassign customer" call could promise)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def move(self, source_id: str, target_id: str) -> dict[str, list[Any]]:
+        """Repoint every reference from ``source_id`` to ``target_id``; ``{"table.column": keys}``
+        of the rows moved (see ``_move``)."""
+        return {
+            f"{column.table.name}.{column.name}": self._move(column, source_id, target_id)
+            for column in customer_references()
+        }
+
+    def move_back(self, moved: Mapping[str, list[Any]], survivor_id: str, merged_id: str) -> None:
+        """Put back the rows ``move`` moved (its result) from the survivor to the merged customer."""
+        for column in customer_references():
+            for key in moved.get(f"{column.table.name}.{column.name}") or []:
+                self.session.execute(
+                    update(column.table)
+                    .where(column == survivor_id, *_match(column.table, column, key))
+                    .values({column.name: merged_id})
+                )
+
+    def _move(self, column: Column[Any], source_id: str, target_id: str) -> list[Any]:
+        """Repoint ``column`` from source to target, except rows whose unique key the target holds
+        already; returns the moved rows' keys (see ``_row_key``)."""
+        table = column.table
+        key_columns = _key_columns(table, column)
+        if not key_columns:  # a row keyed by the customer alone (their value tier) is theirs: recomputed
+            return []
+        stmt = select(*key_columns).where(column == source_id)
+        for other in _unique_partners(table, column):
+            twin = table.alias("twin")
+            stmt = stmt.where(
+                ~exists().where(twin.c[column.name] == target_id, *(twin.c[c.name] == c for c in other))
+            )
+        keys = [_row_key(row) for row in self.session.execute(stmt)]
+        for key in keys:
+            self.session.execute(
+                update(table)
+                .where(column == source_id, *_match(table, column, key))
+                .values({column.name: target_id})
+            )
+        return keys
+
+
+def _key_columns(table: Table, column: Column[Any]) -> list[Column[Any]]:
+    """What names a row apart from the customer column: its primary key, less that column."""
+    return [c for c in table.primary_key.columns if c.name != column.name]
+
+
+def _unique_partners(table: Table, column: Column[Any]) -> list[list[Column[Any]]]:
+    """For each unique key that includes ``column``: its other columns."""
+    keys = [list(table.primary_key.columns)] + [
+        list(constraint.columns)
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    return [[c for c in key if c.name != column.name] for key in keys if column.name in {c.name for c in key}]
+
+
+def _row_key(row: Any) -> Any:
+    values = list(row)
+    return values[0] if len(values) == 1 else values
+
+
+def _match(table: Table, column: Column[Any], key: Any) -> list[Any]:
+    columns = _key_columns(table, column)
+    values = [key] if len(columns) == 1 else list(key)
+    return [c == v for c, v in zip(columns, values, strict=True)]

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from drivetrain import migrate as migrations
 from drivetrain.auth.subject import SYSTEM
-from drivetrain.db import database, unit_of_work
+from drivetrain.db import unit_of_work
 from drivetrain.unify.config import ENGINES, ResolveConfig
 
 
@@ -32,7 +31,6 @@ def resolve_command(
         raise typer.BadParameter("must not exceed --match-probability", param_hint="--review-probability")
     from drivetrain.unify.service import run_resolution  # loads DuckDB and Splink: only when used
 
-    migrations.upgrade(database())
     config = ResolveConfig(
         match_probability=match_probability, review_probability=review_probability, engine=engine
     )

@@ -19,7 +19,7 @@ from drivetrain.kit import clock
 from drivetrain.unify.merge import merge_customers
 from drivetrain.unify.models import CustomerMerge, MatchReview, ReviewStatus
 from drivetrain.unify.repository import CRM_PREFIX, ResolutionRepository
-from drivetrain.unify.service import ensure_pending, require_identity_manager
+from drivetrain.unify.service import ensure_pending
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,8 @@ class Decision:
 def decide(
     session: Session, subject: AuthSubject, review_id: str, *, same: bool, comment: str | None
 ) -> Decision:
-    require_identity_manager(subject)
     repository = ResolutionRepository(session)
-    item = repository.review(review_id)
+    item = repository.get_readable(subject, review_id)
     ensure_pending(item)
     item.status = ReviewStatus.SAME if same else ReviewStatus.DIFFERENT
     item.decided_by, item.decided_at, item.comment = subject.user_id or None, clock.now(), comment

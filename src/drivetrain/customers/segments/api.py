@@ -15,20 +15,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import SessionDep, SubjectDep
-from drivetrain.auth.roles import Permission, Scope
+from drivetrain.auth.deps import SessionDep
 from drivetrain.auth.subject import AuthSubject
+from drivetrain.customers.auth import CustomerReader, CustomerWriter, HqCustomerReader, SegmentConfigurer
 from drivetrain.customers.models import Customer
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.customers.schemas import TagsIn
 from drivetrain.customers.segments import tags, tiers
 from drivetrain.customers.segments import tasks as segments_tasks
+from drivetrain.customers.segments.repository import every_customer
 from drivetrain.customers.segments.tags import Rule
 from drivetrain.customers.segments.tiers import TierBins, ValueTierRead
-from drivetrain.kit.errors import Forbidden
 
 router = APIRouter(tags=["segments"])
 
@@ -83,12 +83,6 @@ def _readable_ids(session: Session, subject: AuthSubject) -> Select[Any]:
     return CustomerRepository(session).readable(subject).with_only_columns(Customer.id)
 
 
-def require_hq(subject: AuthSubject) -> None:
-    """Rule and bin configuration is the OEM's: readable with scope all only."""
-    if subject.scope != Scope.ALL:
-        raise Forbidden("tag rules and tier bins are HQ configuration")
-
-
 def customer_segments(session: Session, customer: Customer) -> CustomerSegmentsRead:
     """Tags and tier of a customer already read in scope."""
     held = tags.tags_of(session, [customer.id]).get(customer.id, [])
@@ -103,7 +97,7 @@ def customer_segments(session: Session, customer: Customer) -> CustomerSegmentsR
 def rule_reads(session: Session) -> list[RuleRead]:
     """Every rule, counted over all customers (HQ reads these)."""
     rules = tags.ensure_rules(session)
-    counts = {c.name: c.customers for c in tags.tag_counts(session, select(Customer.id))}
+    counts = {c.name: c.customers for c in tags.tag_counts(session, every_customer())}
     return [
         RuleRead(
             rule=c.rule,
@@ -117,8 +111,7 @@ def rule_reads(session: Session) -> list[RuleRead]:
 
 
 @router.get("/tags", summary="Tags with how many of your customers hold each")
-def list_tags(subject: SubjectDep, session: SessionDep) -> list[TagCountRead]:
-    subject.require(Permission.CUSTOMERS_READ)
+def list_tags(subject: CustomerReader, session: SessionDep) -> list[TagCountRead]:
     tags.ensure_rules(session)
     return [
         TagCountRead(name=c.name, kind=c.kind, customers=c.customers)
@@ -127,52 +120,48 @@ def list_tags(subject: SubjectDep, session: SessionDep) -> list[TagCountRead]:
 
 
 @router.get("/customers/{customer_id}/segments", summary="A customer's tags and value tier")
-def get_customer_segments(customer_id: str, subject: SubjectDep, session: SessionDep) -> CustomerSegmentsRead:
-    subject.require(Permission.CUSTOMERS_READ)
-    return customer_segments(session, CustomerRepository(session).get(subject, customer_id))
+def get_customer_segments(
+    customer_id: str, subject: CustomerReader, session: SessionDep
+) -> CustomerSegmentsRead:
+    return customer_segments(session, CustomerRepository(session).get_readable(subject, customer_id))
 
 
 @router.post("/customers/{customer_id}/tags", summary="Add manual tags (a rule tag's name is refused)")
 def add_tags(
-    customer_id: str, body: TagsIn, subject: SubjectDep, session: SessionDep
+    customer_id: str, body: TagsIn, subject: CustomerWriter, session: SessionDep
 ) -> CustomerSegmentsRead:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     tags.add_manual_tags(session, subject, customer, body.tags)
     return customer_segments(session, customer)
 
 
 @router.delete("/customers/{customer_id}/tags/{tag}", status_code=204, summary="Remove a manual tag")
-def remove_tag(customer_id: str, tag: str, subject: SubjectDep, session: SessionDep) -> None:
-    customer = CustomerRepository(session).get(subject, customer_id)
+def remove_tag(customer_id: str, tag: str, subject: CustomerWriter, session: SessionDep) -> None:
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     tags.remove_manual_tag(session, subject, customer, tag)
 
 
 @router.get("/segments/rules", summary="Rule tags with their parameters (HQ)")
-def list_rules(subject: SubjectDep, session: SessionDep) -> list[RuleRead]:
-    subject.require(Permission.CUSTOMERS_READ)
-    require_hq(subject)
+def list_rules(subject: HqCustomerReader, session: SessionDep) -> list[RuleRead]:
     return rule_reads(session)
 
 
 @router.put("/segments/rules/{rule}", summary="Change a rule's parameters and recompute its tag (HQ)")
-def update_rule(rule: Rule, body: RuleUpdate, subject: SubjectDep, session: SessionDep) -> RuleRead:
-    require_hq(subject)
+def update_rule(rule: Rule, body: RuleUpdate, subject: SegmentConfigurer, session: SessionDep) -> RuleRead:
     tags.update_rule(session, subject, rule, params=body.params, enabled=body.enabled)
     segments_tasks.recompute(session, full=True)
     return next(r for r in rule_reads(session) if r.rule == rule)
 
 
 @router.get("/segments/tiers", summary="Value-tier bins and customers per tier")
-def get_tiers(subject: SubjectDep, session: SessionDep) -> TiersRead:
-    subject.require(Permission.CUSTOMERS_READ)
+def get_tiers(subject: CustomerReader, session: SessionDep) -> TiersRead:
     return TiersRead(
         bins=tiers.load_bins(session), customers=tiers.tier_counts(session, _readable_ids(session, subject))
     )
 
 
 @router.put("/segments/tiers", summary="Change the value-tier bins and recompute the tiers (HQ)")
-def update_tiers(body: TierBins, subject: SubjectDep, session: SessionDep) -> TiersRead:
-    require_hq(subject)
+def update_tiers(body: TierBins, subject: SegmentConfigurer, session: SessionDep) -> TiersRead:
     tiers.save_bins(session, subject, body)
     segments_tasks.recompute(session, full=True)
     return TiersRead(
@@ -182,13 +171,11 @@ def update_tiers(body: TierBins, subject: SubjectDep, session: SessionDep) -> Ti
 
 @router.post("/segments/recompute", summary="Recompute rule tags and value tiers now (HQ)")
 def recompute(
-    subject: SubjectDep,
+    subject: SegmentConfigurer,
     session: SessionDep,
     full: Annotated[
         bool, Query(description="Every customer, not only those changed since the last run")
     ] = True,
 ) -> RecomputeRead:
-    subject.require(Permission.SEGMENTS_CONFIGURE)
-    require_hq(subject)
     result = segments_tasks.recompute(session, full=full)
     return RecomputeRead.model_validate(result, from_attributes=True)

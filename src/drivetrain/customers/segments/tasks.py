@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import CompoundSelect, Select, delete, func, insert, or_, select, union, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, union
 from sqlalchemy.orm import Session
 
-from drivetrain.customers.models import Customer, Ownership, TimelineEvent, Vehicle
+from drivetrain.customers.segments import repository as queries
 from drivetrain.customers.segments import tags, tiers
-from drivetrain.customers.segments.models import SegmentCandidate, SegmentRun
+from drivetrain.customers.segments.models import SegmentRun
+from drivetrain.customers.segments.repository import Candidates, SegmentRunRepository
 from drivetrain.jobs import registry
 from drivetrain.jobs.periodic import Periodic
 from drivetrain.kit import clock
@@ -92,40 +92,31 @@ def id_floor(watermark: str, overlap: timedelta) -> str:
     return new_id(at_ms)[:10] + "0" * 16
 
 
-def _changed_since(run: SegmentRun, overlap: timedelta) -> list[Select[Any]]:
-    changed_at = run.as_of - overlap
-    resold = select(Ownership.vehicle_id).where(Ownership.id > id_floor(run.ownership_watermark, overlap))
-    cars = select(Vehicle.id).where(or_(Vehicle.updated_at > changed_at, Vehicle.id.in_(resold)))
-    return [
-        select(TimelineEvent.customer_id).where(TimelineEvent.id > id_floor(run.event_watermark, overlap)),
-        select(Vehicle.owner_id).where(Vehicle.id.in_(cars), Vehicle.owner_id.is_not(None)),
-        select(Ownership.customer_id).where(Ownership.vehicle_id.in_(cars)),
-        select(Customer.id).where(Customer.updated_at > changed_at),
-    ]
+def _runs(session: Session) -> SegmentRunRepository:
+    return SegmentRunRepository(session, RUN_KEY)
+
+
+def _changed_since(session: Session, run: SegmentRun, overlap: timedelta) -> list[Select[Any]]:
+    return _runs(session).changed_since(
+        run.as_of - overlap,
+        id_floor(run.event_watermark, overlap),
+        id_floor(run.ownership_watermark, overlap),
+    )
 
 
 def _watermarks(session: Session, now: datetime) -> dict[str, Any]:
-    return {
-        "as_of": now,
-        "event_watermark": session.scalar(select(func.max(TimelineEvent.id))) or "",
-        "ownership_watermark": session.scalar(select(func.max(Ownership.id))) or "",
-    }
+    events, ownerships = _runs(session).watermarks()
+    return {"as_of": now, "event_watermark": events, "ownership_watermark": ownerships}
 
 
 def _advance(session: Session, run: SegmentRun, values: dict[str, Any]) -> bool:
     """Move the watermark from what this run read; False when another run moved it first."""
-    moved = session.execute(
-        update(SegmentRun)
-        .where(
-            SegmentRun.key == RUN_KEY,
-            SegmentRun.as_of == run.as_of,
-            SegmentRun.event_watermark == run.event_watermark,
-            SegmentRun.full_cursor.is_(None),
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    return _runs(session).guarded_update(
+        SegmentRun.as_of == run.as_of,
+        SegmentRun.event_watermark == run.event_watermark,
+        SegmentRun.full_cursor.is_(None),
+        **values,
     )
-    return bool(moved.rowcount)  # type: ignore[attr-defined]
 
 
 def _sync(
@@ -133,16 +124,14 @@ def _sync(
     rules: list[tags.RuleConfig],
     bins: tiers.TierBins,
     now: datetime,
-    candidates: Select[Any] | CompoundSelect[Any],
+    candidates: Candidates,
 ) -> tuple[int, int, int, int]:
     """Recompute the candidates through the scratch list: (looked at, tags added, removed, tiers written)."""
-    session.execute(delete(SegmentCandidate))
-    session.execute(insert(SegmentCandidate).from_select(["customer_id"], candidates))
-    looked_at = session.scalar(select(func.count()).select_from(SegmentCandidate)) or 0
-    chosen = select(SegmentCandidate.customer_id)
+    looked_at = _runs(session).fill_candidates(candidates)
+    chosen = queries.candidate_ids()
     added, removed = tags.sync_rule_tags(session, rules, now=now, candidates=chosen)
     written = tiers.sync_tiers(session, bins, now=now, candidates=chosen)
-    session.execute(delete(SegmentCandidate))
+    _runs(session).clear_candidates()
     return looked_at, added, removed, written
 
 
@@ -170,7 +159,7 @@ def recompute(
     now = now or clock.now()
     rules = tags.ensure_rules(session)
     bins = tiers.load_bins(session)
-    run = session.get(SegmentRun, RUN_KEY, populate_existing=True)
+    run = _runs(session).current(fresh=True)
     if not full and run is not None and run.full_cursor is None:
         result = _incremental(session, run, rules, bins, now=now, overlap=overlap)
     else:
@@ -191,7 +180,7 @@ def _incremental(
     now: datetime,
     overlap: timedelta,
 ) -> RecomputeResult:
-    parts = _changed_since(run, overlap)
+    parts = _changed_since(session, run, overlap)
     for rule in rules:
         if rule.enabled:
             parts += tags.window_crossers(rule.params, run.as_of, now)
@@ -199,12 +188,7 @@ def _incremental(
     if not _advance(session, run, _watermarks(session, now)):
         return RecomputeResult(False, 0, 0, 0, 0, now, skipped=True)
     looked_at, added, removed, written = _sync(session, rules, bins, now, union(*parts))
-    session.execute(
-        update(SegmentRun)
-        .where(SegmentRun.key == RUN_KEY)
-        .values(customers_touched=looked_at)
-        .execution_options(synchronize_session=False)
-    )
+    _runs(session).guarded_update(customers_touched=looked_at)
     return RecomputeResult(False, looked_at, added, removed, written, now)
 
 
@@ -219,18 +203,10 @@ def _start_full(session: Session, run: SegmentRun | None, now: datetime) -> _Cla
         "claimed_until": clock.now() + LEASE,
     }
     if run is None:
-        try:
-            with session.begin_nested():
-                session.execute(insert(SegmentRun).values(key=RUN_KEY, **values))
-        except IntegrityError:
+        if not _runs(session).create(values):
             return None
     else:
-        session.execute(
-            update(SegmentRun)
-            .where(SegmentRun.key == RUN_KEY)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        _runs(session).guarded_update(**values)
     return claim
 
 
@@ -239,46 +215,32 @@ def _resume_full(session: Session, run: SegmentRun) -> _Claim | None:
     assert run.full_cursor is not None
     at = clock.now()
     claim = _Claim(as_of=run.as_of, token=new_id(), cursor=run.full_cursor)
-    moved = session.execute(
-        update(SegmentRun)
-        .where(
-            SegmentRun.key == RUN_KEY,
-            SegmentRun.as_of == run.as_of,
-            SegmentRun.full_cursor == run.full_cursor,
-            SegmentRun.claimed_until <= at,
-        )
-        .values(claimed_by=claim.token, claimed_until=at + LEASE)
-        .execution_options(synchronize_session=False)
+    moved = _runs(session).guarded_update(
+        SegmentRun.as_of == run.as_of,
+        SegmentRun.full_cursor == run.full_cursor,
+        SegmentRun.claimed_until <= at,
+        claimed_by=claim.token,
+        claimed_until=at + LEASE,
     )
-    return claim if moved.rowcount else None  # type: ignore[attr-defined]
+    return claim if moved else None
 
 
 def _chunk_end(session: Session, after: str) -> str | None:
     """The id closing the next chunk: the ``CHUNK_CUSTOMERS``-th customer after ``after``, or the last."""
-    ids = select(Customer.id).where(Customer.id > after).order_by(Customer.id).limit(CHUNK_CUSTOMERS)
-    end: str | None = session.scalar(select(func.max(ids.subquery().c.id)))
-    return end
+    return _runs(session).chunk_end(after, CHUNK_CUSTOMERS)
 
 
 def _move_cursor(session: Session, claim: _Claim, cursor: str, to: str | None) -> bool:
     """Take the next chunk (``to`` None: the run is done) if this call still holds the run at
     ``cursor``; the guarded update also locks the row, so no other run's chunk interleaves."""
     done = to is None
-    moved = session.execute(
-        update(SegmentRun)
-        .where(
-            SegmentRun.key == RUN_KEY,
-            SegmentRun.claimed_by == claim.token,
-            SegmentRun.full_cursor == cursor,
-        )
-        .values(
-            full_cursor=to,
-            claimed_by=None if done else claim.token,
-            claimed_until=None if done else clock.now() + LEASE,
-        )
-        .execution_options(synchronize_session=False)
+    return _runs(session).guarded_update(
+        SegmentRun.claimed_by == claim.token,
+        SegmentRun.full_cursor == cursor,
+        full_cursor=to,
+        claimed_by=None if done else claim.token,
+        claimed_until=None if done else clock.now() + LEASE,
     )
-    return bool(moved.rowcount)  # type: ignore[attr-defined]
 
 
 def _full_in_chunks(
@@ -297,14 +259,8 @@ def _full_in_chunks(
         if not _move_cursor(session, claim, cursor, end):
             session.rollback()
             return RecomputeResult(True, *totals, claim.as_of, skipped=True)
-        chunk = select(Customer.id).where(Customer.id > cursor, Customer.id <= end)
-        done = _sync(session, rules, bins, claim.as_of, chunk)
-        session.execute(
-            update(SegmentRun)
-            .where(SegmentRun.key == RUN_KEY)
-            .values(customers_touched=SegmentRun.customers_touched + done[0])
-            .execution_options(synchronize_session=False)
-        )
+        done = _sync(session, rules, bins, claim.as_of, queries.customers_between(cursor, end))
+        _runs(session).guarded_update(customers_touched=SegmentRun.customers_touched + done[0])
         totals = (totals[0] + done[0], totals[1] + done[1], totals[2] + done[2], totals[3] + done[3])
         cursor, end = end, _chunk_end(session, end)
     if not _move_cursor(session, claim, cursor, None):
@@ -314,7 +270,7 @@ def _full_in_chunks(
 
 
 def last_run(session: Session) -> SegmentRun | None:
-    return session.get(SegmentRun, RUN_KEY)
+    return _runs(session).current()
 
 
 def full_run_state(run: SegmentRun | None, now: datetime) -> Literal["running", "stalled"] | None:

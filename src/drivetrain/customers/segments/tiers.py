@@ -12,22 +12,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import reduce
 from itertools import pairwise
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sqlalchemy import ColumnElement, Select, case, delete, func, insert, literal, or_, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from drivetrain.auth import audit
-from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
-from drivetrain.customers.models import Customer, TimelineEvent
-from drivetrain.customers.segments.models import CustomerValue, SegmentSetting
-from drivetrain.db import UTCDateTime
+from drivetrain.customers.segments import repository as queries
+from drivetrain.customers.segments.models import SegmentSetting
+from drivetrain.customers.segments.repository import Candidates, SegmentRepository
 
-ACTIVITY_KINDS = ("purchase", "service_visit")
 SETTING_KEY = "tiers"
 
 
@@ -80,13 +77,12 @@ class TierBins(BaseModel):
 
 
 def load_bins(session: Session) -> TierBins:
-    stored = session.get(SegmentSetting, SETTING_KEY)
+    stored = SegmentRepository(session).setting(SETTING_KEY)
     return TierBins.model_validate(stored.value) if stored else TierBins()
 
 
 def save_bins(session: Session, subject: AuthSubject, bins: TierBins) -> TierBins:
-    subject.require(Permission.SEGMENTS_CONFIGURE)
-    stored = session.get(SegmentSetting, SETTING_KEY)
+    stored = SegmentRepository(session).setting(SETTING_KEY)
     before = stored.value if stored else TierBins().model_dump()
     if stored is None:
         stored = SegmentSetting(key=SETTING_KEY)
@@ -104,73 +100,23 @@ def save_bins(session: Session, subject: AuthSubject, bins: TierBins) -> TierBin
     return bins
 
 
-def _points(conditions: list[ColumnElement[bool]]) -> ColumnElement[int]:
-    return reduce(lambda a, b: a + b, [case((c, 1), else_=0) for c in conditions])
-
-
-def sync_tiers(session: Session, bins: TierBins, *, now: datetime, candidates: Select[Any]) -> int:
+def sync_tiers(session: Session, bins: TierBins, *, now: datetime, candidates: Candidates) -> int:
     """Recompute the value rows of the candidate customers in one delete and one insert-from-select;
     the number of rows written."""
-    in_window = TimelineEvent.at >= now - timedelta(days=bins.window_days)
-    activity = select(
-        TimelineEvent.customer_id.label("customer_id"),
-        func.max(TimelineEvent.at).label("last_at"),
-        func.sum(case((in_window, 1), else_=0)).label("frequency"),
-        func.sum(case((in_window, TimelineEvent.detail["amount"].as_float()), else_=None)).label("spend"),
-    ).where(TimelineEvent.kind.in_(ACTIVITY_KINDS), TimelineEvent.customer_id.in_(candidates))
-    customers = select(Customer.id).where(Customer.merged_into_id.is_(None), Customer.id.in_(candidates))
-    stale = delete(CustomerValue).where(CustomerValue.customer_id.in_(candidates))
-    act = activity.group_by(TimelineEvent.customer_id).subquery()
-    frequency, spend = func.coalesce(act.c.frequency, 0), func.coalesce(act.c.spend, 0.0)
-    scored = (
-        customers.add_columns(
-            act.c.last_at,
-            frequency.label("frequency"),
-            spend.label("monetary"),
-            _points([act.c.last_at >= now - timedelta(days=d) for d in bins.recency_days]).label("r"),
-            _points([frequency >= n for n in bins.frequency]).label("f"),
-            _points([spend >= y for y in bins.monetary]).label("m"),
-        )
-        .outerjoin(act, act.c.customer_id == Customer.id)
-        .subquery()
+    return SegmentRepository(session).sync_values(
+        now=now,
+        window=timedelta(days=bins.window_days),
+        recency=[timedelta(days=d) for d in bins.recency_days],
+        frequency_edges=bins.frequency,
+        monetary_edges=bins.monetary,
+        tiers=[
+            (bins.platinum_min, Tier.PLATINUM.value),
+            (bins.gold_min, Tier.GOLD.value),
+            (bins.silver_min, Tier.SILVER.value),
+        ],
+        lowest=Tier.STANDARD.value,
+        candidates=candidates,
     )
-    total = scored.c.r + scored.c.f + scored.c.m
-    tier = case(
-        (total >= bins.platinum_min, Tier.PLATINUM.value),
-        (total >= bins.gold_min, Tier.GOLD.value),
-        (total >= bins.silver_min, Tier.SILVER.value),
-        else_=Tier.STANDARD.value,
-    )
-    rows = select(
-        scored.c.id,
-        scored.c.last_at,
-        scored.c.frequency,
-        scored.c.monetary,
-        scored.c.r,
-        scored.c.f,
-        scored.c.m,
-        tier,
-        literal(now, UTCDateTime()),
-    )
-    session.execute(stale)
-    session.execute(
-        insert(CustomerValue).from_select(
-            [
-                "customer_id",
-                "last_activity_at",
-                "frequency",
-                "monetary",
-                "r_score",
-                "f_score",
-                "m_score",
-                "tier",
-                "computed_at",
-            ],
-            rows,
-        )
-    )
-    written = select(func.count()).select_from(CustomerValue).where(CustomerValue.customer_id.in_(candidates))
-    return session.scalar(written) or 0  # counted: psycopg's rowcount is -1 for INSERT … SELECT
 
 
 def window_crossers(bins: TierBins, since: datetime, now: datetime) -> list[Select[Any]]:
@@ -178,11 +124,8 @@ def window_crossers(bins: TierBins, since: datetime, now: datetime) -> list[Sele
     recency edge or leaving the frequency/monetary window."""
     if since >= now:
         return []
-    crossings = [
-        TimelineEvent.at.between(since - timedelta(days=d), now - timedelta(days=d))
-        for d in (*bins.recency_days, bins.window_days)
-    ]
-    return [select(TimelineEvent.customer_id).where(TimelineEvent.kind.in_(ACTIVITY_KINDS), or_(*crossings))]
+    windows = [timedelta(days=d) for d in (*bins.recency_days, bins.window_days)]
+    return [queries.activity_crossing(since, now, windows)]
 
 
 class ValueTierRead(BaseModel):
@@ -201,7 +144,7 @@ class ValueTierRead(BaseModel):
 
 def tiers_of(session: Session, customer_ids: list[str]) -> dict[str, ValueTierRead]:
     """The stored tier of customers already read in scope (none before their first recompute)."""
-    rows = session.scalars(select(CustomerValue).where(CustomerValue.customer_id.in_(customer_ids)))
+    rows = SegmentRepository(session).values_of(customer_ids)
     return {
         v.customer_id: ValueTierRead(
             tier=Tier(v.tier),
@@ -220,11 +163,6 @@ def tiers_of(session: Session, customer_ids: list[str]) -> dict[str, ValueTierRe
 
 def tier_counts(session: Session, readable: Select[Any]) -> dict[str, int]:
     """Customers per tier among the ``readable`` ones (an id select); every tier present."""
-    rows = session.execute(
-        select(CustomerValue.tier, func.count())
-        .where(CustomerValue.customer_id.in_(readable))
-        .group_by(CustomerValue.tier)
-    )
     counts = {tier.value: 0 for tier in Tier}
-    counts.update({tier: int(n) for tier, n in rows})
+    counts.update(SegmentRepository(session).tier_counts(readable))
     return counts

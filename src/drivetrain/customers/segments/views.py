@@ -9,18 +9,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.deps import ConsoleSubject, SessionDep, check_csrf
+from drivetrain.auth.deps import SessionDep, check_csrf
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
+from drivetrain.customers.auth import (
+    ConsoleCustomerReader,
+    ConsoleCustomerWriter,
+    ConsoleHqCustomerReader,
+    ConsoleSegmentConfigurer,
+)
 from drivetrain.customers.models import Customer
 from drivetrain.customers.repository import CustomerRepository
 from drivetrain.customers.schemas import TagsIn
 from drivetrain.customers.segments import tags, tiers
 from drivetrain.customers.segments import tasks as segments_tasks
-from drivetrain.customers.segments.api import require_hq, rule_reads
+from drivetrain.customers.segments.api import rule_reads
+from drivetrain.customers.segments.repository import every_customer
 from drivetrain.customers.segments.tags import Rule
 from drivetrain.customers.segments.tiers import TIER_LABELS, Tier, TierBins
 from drivetrain.kit import clock
@@ -52,7 +58,7 @@ def _segments_page(
     shown_bins = {k: ", ".join(f"{v:g}" for v in bins[k]) for k in EDGE_FIELDS} | {
         k: bins[k] for k in THRESHOLD_FIELDS
     }
-    everyone = select(Customer.id)
+    everyone = every_customer()
     last_run = segments_tasks.last_run(session)
     context = {
         "rules": rule_reads(session),
@@ -75,13 +81,11 @@ def _segments_page(
 @router.get("/customers/segments")
 def segments_page(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleHqCustomerReader,
     session: SessionDep,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     """Rule tags with their parameters, the tier bins, and how many customers each holds (HQ)."""
-    subject.require(Permission.CUSTOMERS_READ)
-    require_hq(subject)
     notice = done if done in {"rule", "tiers", "recompute"} else None
     return _segments_page(request, session, subject, notice=notice)
 
@@ -101,12 +105,12 @@ def _rule_params(rule: Rule, form: dict[str, str]) -> dict[str, Any]:
 
 
 @router.post("/customers/segments/rules/{rule}")
-async def save_rule(request: Request, rule: Rule, subject: ConsoleSubject, session: SessionDep) -> Response:
+async def save_rule(
+    request: Request, rule: Rule, subject: ConsoleSegmentConfigurer, session: SessionDep
+) -> Response:
     """A rule's parameters from its form; a bad one saves nothing and is shown beside its input."""
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form.get("csrf_token", ""))
-    subject.require(Permission.SEGMENTS_CONFIGURE)
-    require_hq(subject)
     try:
         tags.update_rule(
             session, subject, rule, params=_rule_params(rule, form), enabled=bool(form.get("enabled"))
@@ -124,7 +128,7 @@ async def save_rule(request: Request, rule: Rule, subject: ConsoleSubject, sessi
 @router.post("/customers/segments/tiers")
 def save_tiers(
     request: Request,
-    subject: ConsoleSubject,
+    subject: ConsoleSegmentConfigurer,
     session: SessionDep,
     csrf_token: CsrfField = "",
     recency_days: Annotated[str, Form(max_length=200)] = "",
@@ -137,8 +141,6 @@ def save_tiers(
 ) -> Response:
     """The bin edges (comma-separated, ascending) and tier thresholds; then the tiers are recomputed."""
     check_csrf(request, csrf_token)
-    subject.require(Permission.SEGMENTS_CONFIGURE)
-    require_hq(subject)
     typed = {
         "recency_days": recency_days,
         "frequency": frequency,
@@ -164,11 +166,9 @@ def save_tiers(
 
 @router.post("/customers/segments/recompute")
 def recompute_now(
-    request: Request, subject: ConsoleSubject, session: SessionDep, csrf_token: CsrfField = ""
+    request: Request, subject: ConsoleSegmentConfigurer, session: SessionDep, csrf_token: CsrfField = ""
 ) -> Response:
     check_csrf(request, csrf_token)
-    subject.require(Permission.SEGMENTS_CONFIGURE)
-    require_hq(subject)
     segments_tasks.recompute(session, full=True)
     return RedirectResponse("/customers/segments?done=recompute", status_code=303)
 
@@ -204,23 +204,22 @@ def _after_change(request: Request, session: Session, subject: AuthSubject, cust
 
 @router.get("/customers/{customer_id}/tags")
 def tags_panel(
-    request: Request, customer_id: str, subject: ConsoleSubject, session: SessionDep
+    request: Request, customer_id: str, subject: ConsoleCustomerReader, session: SessionDep
 ) -> HTMLResponse:
     """The customer's tags as chips (rule tags marked), the value tier, and the manual-tag form."""
-    subject.require(Permission.CUSTOMERS_READ)
-    return _panel(request, session, subject, CustomerRepository(session).get(subject, customer_id))
+    return _panel(request, session, subject, CustomerRepository(session).get_readable(subject, customer_id))
 
 
 @router.post("/customers/{customer_id}/tags")
 def add_tag(
     request: Request,
     customer_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCustomerWriter,
     session: SessionDep,
     csrf_token: CsrfField = "",
     tag: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     check_csrf(request, csrf_token)
     try:
         names = TagsIn.model_validate({"tags": [tag]}).tags
@@ -238,12 +237,12 @@ def add_tag(
 def remove_tag(
     request: Request,
     customer_id: str,
-    subject: ConsoleSubject,
+    subject: ConsoleCustomerWriter,
     session: SessionDep,
     csrf_token: CsrfField = "",
     tag: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    customer = CustomerRepository(session).get(subject, customer_id)
+    customer = CustomerRepository(session).get_readable(subject, customer_id)
     check_csrf(request, csrf_token)
     try:
         tags.remove_manual_tag(session, subject, customer, tag)
