@@ -3,6 +3,7 @@ per test rolled back at the end, the shared world, API clients per role, and the
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sqlite3
@@ -16,12 +17,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Table, insert, select, text, tuple_, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import drivetrain.models  # noqa: F401 - registers every table, for table_rows
+from drivetrain import app as app_module
 from drivetrain import migrate
 from drivetrain.app import create_app
 from drivetrain.auth import service as auth_service
@@ -223,9 +226,23 @@ def world(session: Session) -> World:
     return load_world(session)
 
 
+def built_app() -> FastAPI:
+    """The application, built once per session: building it takes a good part of a second (every router,
+    every response model), and it keeps no state of a test's (cookies and headers live in each TestClient,
+    the database is the process-wide one each test pins). A test that swaps ``create_app`` gets its own."""
+    if create_app is not app_module.create_app:
+        return create_app()
+    return _the_app()
+
+
+@functools.cache
+def _the_app() -> FastAPI:
+    return create_app()
+
+
 @pytest.fixture
 def app(db: Database) -> TestClient:
-    return TestClient(create_app())
+    return TestClient(built_app())
 
 
 @pytest.fixture
@@ -237,7 +254,7 @@ def client_for(db: Database, world: World, session: Session):  # type: ignore[no
             session, world.subject("hq_admin"), user=world.users[username], name="t"
         )
         session.commit()
-        client = TestClient(create_app())
+        client = TestClient(built_app())
         client.headers["Authorization"] = f"Bearer {plain}"
         return client
 

@@ -31,6 +31,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One xdist worker runs every browser test (``--dist loadgroup``), so the session starts one server per
+    backend and one chromium, rather than each worker its own (some 20 s of setup each)."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
 class LiveServer(NamedTuple):
     """Where the server answers, and the database it serves (for the CLI, e.g. to create tokens)."""
 
