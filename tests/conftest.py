@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Table, insert, select, text, tuple_, update
@@ -39,6 +40,22 @@ from tests.world import World, build_world, load_world
 os.environ["DRIVETRAIN_RUN_WORKER"] = "false"
 PG_URL = os.environ.get("DRIVETRAIN_TEST_DATABASE_URL")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` honour ``xdist_group`` marks. pytest-xdist 3.8 groups tests by appending
+    "@group" to ``item._nodeid``, which pytest 9 no longer reads (the id lives in ``item._id``), so every
+    group was spread over the workers; this appends it where pytest reads it (on the workers only)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        group = "_".join(
+            sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks})
+        )
+        if group and not item.nodeid.endswith(f"@{group}"):
+            item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 def pg_schema_url(base: str, schema: str) -> str:
