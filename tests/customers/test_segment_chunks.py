@@ -29,6 +29,9 @@ from tests.customers.test_tags import NOW, TODAY, car, event, person
 
 Snapshot = tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]
 
+# One worker builds this module's committed world per backend (see restored_db), not each worker its own.
+pytestmark = pytest.mark.xdist_group("segment_chunks")
+
 
 @pytest.fixture
 def now() -> Iterator[datetime]:
