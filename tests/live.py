@@ -17,7 +17,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_up(base: str, process: subprocess.Popen[bytes], *, within: float = 30.0) -> None:
+def wait_until_up(base: str, process: subprocess.Popen[bytes], *, within: float = 90.0) -> None:
     """Poll /healthz until the server answers; waiting on the process between polls catches an early exit."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

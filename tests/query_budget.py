@@ -18,8 +18,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from drivetrain.auth import service as auth_service
+from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.db import Database
+from tests.world import World
 
 TESTS = Path(__file__).parent
 FEW, MANY = 1, 25
@@ -41,6 +45,23 @@ def counted(db: Database) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(db.pinned, "before_cursor_execute", record)
+
+
+def signed_in(session: Session, world: World, username: str) -> tuple[TestClient, TestClient]:
+    """An API client (a fresh token) and a console client (a session cookie) of ``username``. The token's
+    subject is read once, so it is cached for the measured requests, as between real requests."""
+    from drivetrain.app import create_app
+
+    user = world.users[username]
+    plain, _ = auth_service.create_token(session, world.subject("hq_admin"), user=user, name="budget")
+    cookie, _ = auth_service.open_console_session(session, user)
+    session.commit()
+    app = create_app()
+    api = TestClient(app, headers={"Authorization": f"Bearer {plain}"})
+    console = TestClient(app)
+    console.cookies.set(SESSION_COOKIE, cookie)
+    api.get("/api/v1/me")
+    return api, console
 
 
 def budget_file(domain: str) -> Path:

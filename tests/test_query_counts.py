@@ -4,17 +4,15 @@ that every list and detail route of the access matrix has a budget pinned somewh
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from drivetrain.auth import service as auth_service
 from drivetrain.cases import service as case_service
 from drivetrain.cases.models import Channel
 from drivetrain.cases.schemas import CaseCreate
 from drivetrain.customers import service as customers
 from drivetrain.customers.schemas import CustomerCreate, VehicleCreate
 from drivetrain.db import Database
-from tests.query_budget import all_pinned, assert_within_budget, measure
+from tests.query_budget import all_pinned, assert_within_budget, measure, signed_in
 from tests.test_access_matrix import MATRIX, ListRoute, ObjectRoute
 from tests.world import World, vin_for
 
@@ -36,22 +34,6 @@ def _grow(session: Session, world: World, numbers: range) -> None:
     session.commit()
 
 
-def _clients(session: Session, world: World, db: Database) -> tuple[TestClient, TestClient]:
-    from drivetrain.app import create_app
-
-    plain, _ = auth_service.create_token(
-        session, world.subject("hq_admin"), user=world.users["hq_admin"], name="q"
-    )
-    cookie, _ = auth_service.open_console_session(session, world.users["hq_admin"])
-    session.commit()
-    app = create_app()
-    api = TestClient(app, headers={"Authorization": f"Bearer {plain}"})
-    console = TestClient(app)
-    console.cookies.set("dt_session", cookie)
-    api.get("/api/v1/me")  # the token's subject is then cached for a few seconds, as between real requests
-    return api, console
-
-
 REQUESTS = {
     "GET /api/v1/customers": ("customers", "api", "/api/v1/customers"),
     "GET /api/v1/customers/{customer_id}": ("customers", "api", "/api/v1/customers/{customer_id}"),
@@ -67,7 +49,7 @@ REQUESTS = {
 
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_query_count_is_pinned_and_flat(name: str, db: Database, session: Session, world: World) -> None:
-    api, console = _clients(session, world, db)
+    api, console = signed_in(session, world, "hq_admin")
     domain, kind, path = REQUESTS[name]
     client = api if kind == "api" else console
     path = path.format(customer_id=world.customers["cust_a1"])

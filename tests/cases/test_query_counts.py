@@ -7,18 +7,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from drivetrain.auth import service as auth_service
-from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.cases import service
 from drivetrain.cases.approvals import service as approvals
 from drivetrain.cases.approvals.schemas import ApprovalCreate
 from drivetrain.cases.models import ApprovalKind, Case, Channel
 from drivetrain.cases.schemas import CaseCreate, CaseNote
 from drivetrain.db import Database
-from tests.query_budget import assert_within_budget, measure
+from tests.query_budget import assert_within_budget, measure, signed_in
 from tests.world import World
 
 ASKING = "sm_a1"
@@ -42,21 +39,6 @@ class Shown:
     approval_id: str = ""
 
 
-def _clients(session: Session, world: World) -> tuple[TestClient, TestClient]:
-    from drivetrain.app import create_app
-
-    user = world.users[ASKING]
-    plain, _ = auth_service.create_token(session, world.subject("hq_admin"), user=user, name="q")
-    cookie, _ = auth_service.open_console_session(session, user)
-    session.commit()
-    app = create_app()
-    api = TestClient(app, headers={"Authorization": f"Bearer {plain}"})
-    console = TestClient(app)
-    console.cookies.set(SESSION_COOKIE, cookie)
-    api.get("/api/v1/me")  # the token's subject is then cached for a few seconds, as between real requests
-    return api, console
-
-
 def _open(session: Session, world: World, n: int) -> Case:
     data = CaseCreate(description=f"发动机异响{n}", channel=Channel.HOTLINE, dealer_code="A1")
     return service.open_case(session, world.subject("hq_ops"), data=data)
@@ -77,7 +59,7 @@ def _grow(session: Session, world: World, shown: Shown, numbers: range) -> None:
 
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_query_count_is_pinned_and_flat(name: str, db: Database, session: Session, world: World) -> None:
-    api, console = _clients(session, world)
+    api, console = signed_in(session, world, ASKING)
     shown = Shown(_open(session, world, -1))
     session.commit()
     kind, path = REQUESTS[name]

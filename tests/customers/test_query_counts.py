@@ -7,35 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from drivetrain.auth import service as auth_service
 from drivetrain.customers import service as customers
 from drivetrain.customers.models import ConsentPurpose, ConsentStatus, Customer, Vehicle
 from drivetrain.customers.schemas import ConsentIn, OwnershipTransfer, VehicleCreate
 from drivetrain.customers.segments import tags
 from drivetrain.db import Database
-from tests.query_budget import assert_within_budget, measure
+from tests.query_budget import assert_within_budget, measure, signed_in
 from tests.world import World, vin_for
 
 Grow = Callable[[Session, World, range], None]
-
-
-def clients(session: Session, world: World) -> tuple[TestClient, TestClient]:
-    """HQ's API token and console session (HQ sees every row, so nothing is filtered away)."""
-    from drivetrain.app import create_app
-
-    user = world.users["hq_admin"]
-    plain, _ = auth_service.create_token(session, world.subject("hq_admin"), user=user, name="q")
-    cookie, _ = auth_service.open_console_session(session, user)
-    session.commit()
-    app = create_app()
-    api = TestClient(app, headers={"Authorization": f"Bearer {plain}"})
-    console = TestClient(app)
-    console.cookies.set("dt_session", cookie)
-    api.get("/api/v1/me")  # the token's subject is then cached, as between real requests
-    return api, console
 
 
 def _customer(session: Session, world: World) -> Customer:
@@ -118,7 +100,7 @@ REQUESTS: dict[str, tuple[str, str, Grow]] = {  # name: (api or console, path, g
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_query_count_is_pinned_and_flat(name: str, db: Database, session: Session, world: World) -> None:
     kind, path, grow = REQUESTS[name]
-    api, console = clients(session, world)
+    api, console = signed_in(session, world, "hq_admin")
     url = path.format(customer_id=world.customers["cust_a1"], vehicle_id=world.vehicles["cust_a1"])
     counts = measure(
         db, api if kind == "api" else console, url, lambda numbers: grow(session, world, numbers)

@@ -6,18 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from drivetrain.auth import service as auth_service
-from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.db import Database
 from drivetrain.leads import service
 from drivetrain.leads.capture import capture
 from drivetrain.leads.models import Channel
 from drivetrain.leads.repository import LeadRepository
 from drivetrain.leads.schemas import LeadCreate
-from tests.query_budget import assert_within_budget, measure
+from tests.query_budget import assert_within_budget, measure, signed_in
 from tests.world import World
 
 CONSULTANT = "sc_a1"
@@ -30,21 +27,6 @@ REQUESTS = {
     "GET /leads/board": ("console", "/leads/board"),
     "GET /leads/{lead_id}": ("console", "/leads/{lead_id}"),
 }
-
-
-def _clients(session: Session, world: World) -> tuple[TestClient, TestClient]:
-    from drivetrain.app import create_app
-
-    user = world.users[CONSULTANT]
-    plain, _ = auth_service.create_token(session, world.subject("hq_admin"), user=user, name="q")
-    cookie, _ = auth_service.open_console_session(session, user)
-    session.commit()
-    app = create_app()
-    api = TestClient(app, headers={"Authorization": f"Bearer {plain}"})
-    console = TestClient(app)
-    console.cookies.set(SESSION_COOKIE, cookie)
-    api.get("/api/v1/me")  # the token's subject is then cached for a few seconds, as between real requests
-    return api, console
 
 
 def _grow(session: Session, world: World, numbers: range) -> None:
@@ -64,7 +46,7 @@ def _grow(session: Session, world: World, numbers: range) -> None:
 
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_query_count_is_pinned_and_flat(name: str, db: Database, session: Session, world: World) -> None:
-    api, console = _clients(session, world)
+    api, console = signed_in(session, world, CONSULTANT)
     kind, path = REQUESTS[name]
     client = api if kind == "api" else console
     url = path.format(lead_id=world.leads["cust_a1"])

@@ -4,17 +4,14 @@ grow with the dealer's staff or customers."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from drivetrain.auth import service as auth_service
-from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.auth.roles import Role
 from drivetrain.customers import service as customers
 from drivetrain.customers.schemas import CustomerCreate
 from drivetrain.db import Database
 from drivetrain.org.staff import Anchor, create_staff
-from tests.query_budget import assert_within_budget, measure
+from tests.query_budget import assert_within_budget, measure, signed_in
 from tests.world import World
 
 REQUESTS = {
@@ -22,21 +19,6 @@ REQUESTS = {
     "GET /api/v1/dealers/{code}/staff": ("api", "/api/v1/dealers/A1/staff"),
     "GET /dealers/{code}": ("console", "/dealers/A1"),
 }
-
-
-def _clients(session: Session, world: World) -> tuple[TestClient, TestClient]:
-    from drivetrain.app import create_app
-
-    user = world.users["hq_admin"]
-    plain, _ = auth_service.create_token(session, world.subject("hq_admin"), user=user, name="q")
-    cookie, _ = auth_service.open_console_session(session, user)
-    session.commit()
-    app = create_app()
-    api = TestClient(app, headers={"Authorization": f"Bearer {plain}"})
-    console = TestClient(app)
-    console.cookies.set(SESSION_COOKIE, cookie)
-    api.get("/api/v1/me")  # the token's subject is then cached for a few seconds, as between real requests
-    return api, console
 
 
 def _grow(session: Session, world: World, numbers: range) -> None:
@@ -60,7 +42,7 @@ def _grow(session: Session, world: World, numbers: range) -> None:
 
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_query_count_is_pinned_and_flat(name: str, db: Database, session: Session, world: World) -> None:
-    api, console = _clients(session, world)
+    api, console = signed_in(session, world, "hq_admin")
     kind, path = REQUESTS[name]
     counts = measure(
         db, api if kind == "api" else console, path, lambda numbers: _grow(session, world, numbers)

@@ -6,15 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from drivetrain.auth import service as auth_service
-from drivetrain.auth.deps import SESSION_COOKIE
 from drivetrain.db import Database
 from drivetrain.quality.service import refresh_alerts
 from tests.quality.conftest import SERIES, Cars, Complain
-from tests.query_budget import assert_within_budget, counted
+from tests.query_budget import assert_within_budget, counted, signed_in
 from tests.world import World
 
 ENGINE_LEAK = "发动机漏油，地库停车位上每天都有一摊油迹"
@@ -30,21 +27,6 @@ REQUESTS = {
     "GET /api/v1/quality/alerts/{alert_id}": ("api", "/api/v1/quality/alerts/{alert_id}"),
     "GET /quality": ("console", "/quality?alert={alert_id}"),
 }
-
-
-def _clients(session: Session, world: World) -> tuple[TestClient, TestClient]:
-    from drivetrain.app import create_app
-
-    user = world.users["quality"]
-    plain, _ = auth_service.create_token(session, world.subject("hq_admin"), user=user, name="q")
-    cookie, _ = auth_service.open_console_session(session, user)
-    session.commit()
-    app = create_app()
-    api = TestClient(app, headers={"Authorization": f"Bearer {plain}"})
-    console = TestClient(app)
-    console.cookies.set(SESSION_COOKIE, cookie)
-    api.get("/api/v1/me")  # the token's subject is then cached for a few seconds, as between real requests
-    return api, console
 
 
 def _grow(session: Session, cars: Cars, complain: Complain, now: datetime) -> None:
@@ -66,7 +48,7 @@ def test_query_count_is_pinned_and_flat(
         complain(vin, days_ago=days_ago)
     refresh_alerts(session, now=now)
     session.commit()
-    api, console = _clients(session, world)
+    api, console = signed_in(session, world, "quality")
     (alert,) = api.get("/api/v1/quality/alerts").json()
     kind, path = REQUESTS[name]
     client = api if kind == "api" else console

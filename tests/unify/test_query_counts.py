@@ -16,8 +16,7 @@ from drivetrain.sources.repository import SourceRepository
 from drivetrain.sources.schemas import SourceCreate
 from drivetrain.unify import merge
 from drivetrain.unify.repository import ResolutionRepository
-from tests.customers.test_query_counts import clients
-from tests.query_budget import assert_within_budget, measure
+from tests.query_budget import assert_within_budget, measure, signed_in
 from tests.world import World
 
 REQUESTS = {  # name: (api or console, path)
@@ -49,7 +48,7 @@ def _grow(session: Session, world: World, numbers: range) -> None:
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_query_count_is_pinned_and_flat(name: str, db: Database, session: Session, world: World) -> None:
     kind, path = REQUESTS[name]
-    api, console = clients(session, world)
+    api, console = signed_in(session, world, "hq_admin")
     url = path.format(customer_id=world.customers["cust_a1"])
     counts = measure(
         db, api if kind == "api" else console, url, lambda numbers: _grow(session, world, numbers)

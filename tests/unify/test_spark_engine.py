@@ -20,6 +20,9 @@ from drivetrain.unify.config import ResolveConfig
 from drivetrain.unify.filemode import read_table
 from drivetrain.unify.resolve import Resolution, connect, resolve
 
+pytestmark = pytest.mark.xdist_group("spark")
+"""One worker runs these: the module's SparkSession (a JVM) starts once, not once per worker."""
+
 pytest.importorskip("pyspark", reason="the spark engine needs pyspark: pip install 'drivetrain[spark]'")
 if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
     pytest.skip("the spark engine needs Java 17: no java on PATH, JAVA_HOME unset", allow_module_level=True)
