@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from drivetrain.auth.deps import SessionDep
+from drivetrain.auth.gates import SignedIn
 from drivetrain.cases import service
-from drivetrain.cases.auth import CaseConfigurer, CaseReader, CaseWorker, SignedIn
+from drivetrain.cases.auth import CaseConfigurer, CaseReader, CaseWorker
 from drivetrain.cases.classify import classify
 from drivetrain.cases.models import CaseStatus, Priority, SlaPolicy
 from drivetrain.cases.presenters import case_detail, case_reads

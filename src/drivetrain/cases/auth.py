@@ -13,8 +13,6 @@ from drivetrain.auth.deps import ConsoleRequires, Requires
 from drivetrain.auth.roles import Permission
 from drivetrain.auth.subject import AuthSubject
 
-SignedIn = Annotated[AuthSubject, Requires()]
-"""Anyone signed in: the classifier reads and stores no data."""
 CaseReader = Annotated[AuthSubject, Requires(Permission.CASES_READ)]
 CaseWorker = Annotated[AuthSubject, Requires(Permission.CASES_WORK)]
 CaseConfigurer = Annotated[AuthSubject, Requires(Permission.CASES_CONFIGURE)]
