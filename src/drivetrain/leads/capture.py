@@ -126,7 +126,7 @@ class _Batch:
     def prefetch(cls, session: Session, requests: list[CaptureRequest]) -> _Batch:
         repo = LeadRepository(session)
         settings = repo.settings()
-        phones = {r.data.phone for r in requests if r.subject.scope is Scope.ALL}
+        phones = {r.data.phone for r in requests if r.subject.is_hq}
         customers = CustomerRepository(session).by_mobiles(phones)
         since = clock.now() - timedelta(days=settings.dedupe_window_days)
         customer_ids = {c.id for c in customers.values()}
@@ -215,7 +215,7 @@ class _Batch:
         HQ-level capture matches across the whole network; dealer staff only match customers they
         may see, so a phone number never reveals another dealer's customer.
         """
-        if subject.scope is Scope.ALL:
+        if subject.is_hq:
             customer = self.customers_by_phone.get(data.phone)
         else:
             found = CustomerRepository(self.session).search(
@@ -233,7 +233,7 @@ class _Batch:
             )
             customer = create_customer(self.session, subject, data=prospect)
             self.known_customers.add(customer.id)
-            if subject.scope is Scope.ALL:
+            if subject.is_hq:
                 self.customers_by_phone[data.phone] = customer
             return customer
         if consent is not None:

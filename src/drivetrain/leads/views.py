@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from drivetrain.auth.deps import SessionDep, check_csrf
-from drivetrain.auth.roles import Permission, Role, Scope
+from drivetrain.auth.roles import Permission, Role
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.jobs import events
 from drivetrain.kit import clock
@@ -86,13 +86,13 @@ def inbox(
     rows = repo.search(subject, LeadFilter(open_only=True), cursor=cursor, limit=PAGE_SIZE)
     items, next_cursor = page_of(rows, limit=PAGE_SIZE, id_of=lambda lead: lead.id)
     pool: list[Lead] = []
-    if subject.scope is Scope.ALL and cursor is None:
+    if subject.is_hq and cursor is None:
         pool = repo.search(subject, LeadFilter(open_only=True, unassigned=True), cursor=None, limit=MAX_LIMIT)
     locale = locale_of(request)
     context = {
         "leads": lead_reads(session, subject, [x for x in items if x.dealer_id], locale=locale),
         "pool": lead_reads(session, subject, pool, locale=locale),
-        "show_pool": subject.scope is Scope.ALL,
+        "show_pool": subject.is_hq,
         "next_cursor": next_cursor,
         "now": clock.now(),
     }

@@ -17,7 +17,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from drivetrain.auth.roles import Scope
 from drivetrain.auth.subject import AuthSubject
 from drivetrain.kit import clock
 from drivetrain.kit.periods import percent, period_bounds
@@ -178,7 +177,7 @@ def dealer_rows(
 
 def sees_costs(subject: AuthSubject) -> bool:
     """Spend covers every dealer's leads, so only a subject who sees every lead may divide by it."""
-    return subject.scope is Scope.ALL
+    return subject.is_hq
 
 
 def lead_facts(session: Session, subject: AuthSubject, *, start: date, end: date) -> list[LeadFacts]:
